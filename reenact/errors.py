@@ -1,0 +1,21 @@
+"""Exceptions the library raises for user-facing problems.
+
+Library code raises these with a message that says what was expected and what
+came; only the CLI turns them into one line on stderr and a non-zero exit.
+"""
+
+
+class ReenactError(Exception):
+    """Base class: a problem the user can fix (bad input, missing file or model)."""
+
+
+class InputError(ReenactError):
+    """An input file is missing, unreadable, empty, or of the wrong kind."""
+
+
+class NoFaceError(ReenactError):
+    """A video or image holds no trackable face (or too few face frames)."""
+
+
+class FormatError(ReenactError):
+    """A saved file (track, model) is corrupt or of another format version."""

@@ -1,0 +1,140 @@
+"""`reenact track`: a video in, a `Track` (per-frame face parameters) out.
+
+Three steps, each usable alone: detect landmarks and shot cuts frame by frame
+(`detect_clip`), smooth them causally within each shot (`smooth_landmarks`),
+then build the subject's face model and fit every frame (`fit_track`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import NoFaceError
+from reenact.geometry import rotation_from_vector, rotation_to_vector
+from reenact.params import Track
+from reenact.pipeline.video_io import VideoReader
+from reenact.tracking.canonical_face import N_LANDMARKS
+from reenact.tracking.cuts import CutConfig, CutDetector
+from reenact.tracking.filters import OneEuroConfig, smooth_sequence
+from reenact.tracking.fitting import FitConfig, fit_clip
+from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
+
+Progress = Callable[[int], None]
+"""Called with the number of frames just processed."""
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Everything `reenact track` can be told."""
+
+    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    smooth: bool = True
+    """Temporal filtering of landmarks and pose (causal; restarted at cuts and gaps)."""
+    landmark_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.02))
+    """One Euro settings for landmarks (px)."""
+    pose_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.5))
+    """One Euro settings for pose (radians, px, log-scale)."""
+    min_valid_fraction: float = 0.0
+    """Refuse clips where fewer frames than this hold a face (0: any face frame will do)."""
+
+
+@dataclass
+class ClipLandmarks:
+    """Raw per-frame detections of a clip."""
+
+    landmarks: np.ndarray
+    """float32 Tx478x3 px, NaN where no face."""
+    valid: np.ndarray
+    """bool T."""
+    cuts: np.ndarray
+    """int32 frames that start a new shot (0 excluded)."""
+    fps: float
+    width: int
+    height: int
+
+
+def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: Progress | None = None) -> ClipLandmarks:
+    """Landmarks and shot cuts of every frame of a video."""
+    reader = VideoReader(path)
+    cut_detector = CutDetector(config.cuts)
+    frames_landmarks: list[np.ndarray | None] = []
+    cuts: list[int] = []
+    previous: np.ndarray | None = None
+    with LandmarkDetector(config.landmarks) as detector:
+        for i, rgb in enumerate(reader):
+            cut = cut_detector(rgb) and i > 0
+            if cut:
+                detector.restart()
+            face = detector.detect(rgb)
+            if not cut and i > 0 and cut_detector.confirms(previous, face):
+                cut = True
+            if cut:
+                cuts.append(i)
+            frames_landmarks.append(face)
+            previous = face
+            if progress:
+                progress(1)
+    if not frames_landmarks:
+        raise NoFaceError(f"{path} holds no video frames")
+    landmarks = np.full((len(frames_landmarks), N_LANDMARKS, 3), np.nan, dtype=np.float32)
+    valid = np.array([f is not None for f in frames_landmarks])
+    if valid.any():
+        landmarks[valid] = np.stack([f for f in frames_landmarks if f is not None])
+    return ClipLandmarks(landmarks, valid, np.array(cuts, dtype=np.int32), reader.fps, reader.width, reader.height)
+
+
+def smooth_landmarks(clip: ClipLandmarks, config: OneEuroConfig) -> np.ndarray:
+    """The clip's landmarks, One Euro filtered within each shot and run of face frames."""
+    return smooth_sequence(clip.landmarks, clip.valid, clip.cuts, clip.fps, config).astype(np.float32)
+
+
+def fit_track(clip: ClipLandmarks, config: TrackerConfig = TrackerConfig(), source: str = "") -> Track:
+    """Build the face model from a clip's detections and fit every frame into a Track."""
+    n_valid = int(clip.valid.sum())
+    if n_valid == 0:
+        raise NoFaceError(f"no face found in any of the {len(clip.valid)} frames of {source or 'the clip'}")
+    if n_valid < config.min_valid_fraction * len(clip.valid):
+        raise NoFaceError(
+            f"only {n_valid} of {len(clip.valid)} frames of {source or 'the clip'} hold a face "
+            f"(need {config.min_valid_fraction:.0%})"
+        )
+    landmarks = smooth_landmarks(clip, config.landmark_filter) if config.smooth else clip.landmarks
+    model, params, errors = fit_clip(landmarks, clip.valid, config.fit)
+    if config.smooth:
+        smooth_pose(params, clip, config.pose_filter)
+    return Track(
+        params=params,
+        model=model,
+        landmarks=landmarks,
+        fit_error=errors,
+        cuts=clip.cuts,
+        fps=clip.fps,
+        width=clip.width,
+        height=clip.height,
+        filtered=config.smooth,
+        source=source,
+    )
+
+
+def smooth_pose(params, clip: ClipLandmarks, config: OneEuroConfig) -> None:
+    """One Euro filter the head pose in place (axis-angle, translation, log-scale), restarting at cuts."""
+    valid = params.valid
+    pose = np.full((len(valid), 6), np.nan)
+    pose[valid, :3] = rotation_to_vector(params.rotation[valid])
+    pose[valid, 3:5] = params.translation[valid]
+    pose[valid, 5] = np.log(params.scale[valid])
+    pose = smooth_sequence(pose, valid, clip.cuts, clip.fps, config)
+    params.rotation[valid] = rotation_from_vector(pose[valid, :3])
+    params.translation[valid] = pose[valid, 3:5]
+    params.scale[valid] = np.exp(pose[valid, 5])
+
+
+def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: Progress | None = None) -> Track:
+    """Track a video end to end."""
+    return fit_track(detect_clip(path, config, progress), config, source=str(path))
