@@ -51,7 +51,8 @@ class VideoReader:
         try:
             container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError) as e:
-            raise InputError(f"{self.path} is not a readable video: {e}") from None
+            reason = getattr(e, "strerror", None) or str(e)
+            raise InputError(f"{self.path} is not a readable video ({reason})") from None
         if not container.streams.video:
             container.close()
             raise InputError(f"{self.path} holds no video stream")
@@ -161,6 +162,9 @@ class VideoWriter:
 
     def close(self) -> None:
         """Flush the encoder and move the file into place."""
+        if self.frames_written == 0:
+            self.abort()
+            raise ValueError(f"no frames were written to {self.path}")
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()

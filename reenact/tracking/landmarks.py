@@ -9,7 +9,6 @@ where the followed face was.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +32,6 @@ class LandmarkDetector:
     """Feed RGB frames in order; get the followed face's 478x3 landmarks in px, or None."""
 
     def __init__(self, config: LandmarkConfig = LandmarkConfig()) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError:

@@ -36,7 +36,7 @@ class TrackerConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     smooth: bool = True
     """Temporal filtering of landmarks and pose (causal; restarted at cuts and gaps)."""
-    landmark_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.02))
+    landmark_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=1.5, beta=0.1))
     """One Euro settings for landmarks (px)."""
     pose_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.5))
     """One Euro settings for pose (radians, px, log-scale)."""
