@@ -1,0 +1,565 @@
+"""Source + target face parameters -> output parameters, in the target's face model.
+
+A mode is a set of `Component`s (pose, expression, gaze); each component is one
+small transfer function that writes its fields of the output, and everything a
+mode does not transfer stays the target's own frame. Transfers are relative:
+the source's change from its reference (most neutral) frame is applied to the
+target's reference frame, so a long face drives a round face without carrying
+its own proportions over.
+
+Expression retargeting, per frame:
+1. the source's canonical offset from its reference, `source.shapes(e) - source.shapes(e_ref)`;
+2. scaled per vertex and axis by the ratio of the two identities' feature sizes
+   (mouth, each eye, each brow), blended smoothly over the face (`retarget_scale`);
+3. times the overall intensity, added to the target reference's shape;
+4. blended per vertex with the target's own frame by the region weights
+   (`region_masks`: a partition of unity, so weights never tear the mesh);
+5. fitted in the target's basis and clamped to the coefficient range seen in
+   the target's clip, so the generator is never asked for an unseen expression.
+
+`Recombiner` works on blocks of frames (one frame live, a whole clip offline)
+and carries the state that spans blocks: the last valid source frame, held
+while the source face is lost, and how present the source currently is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from reenact.geometry import rotation_from_vector, rotation_to_vector
+from reenact.params import FaceModel, FaceParams, Track
+from reenact.tracking.canonical_face import N_VERTICES, canonical_face
+
+
+class Component(enum.Enum):
+    """What a transfer carries from the source to the output."""
+
+    POSE = "pose"
+    """Rotation, translation and scale."""
+    EXPRESSION = "expression"
+    """Expression coefficients and eye openness (the lids are part of the mesh)."""
+    GAZE = "gaze"
+    """Iris positions."""
+
+
+MODES: dict[str, frozenset[Component]] = {
+    "full": frozenset(Component),
+    "expression": frozenset({Component.EXPRESSION, Component.GAZE}),
+    "pose": frozenset({Component.POSE}),
+    "gaze": frozenset({Component.GAZE}),
+}
+"""Named modes; any other set of components can be passed as a mode too."""
+
+REGIONS = ("mouth", "eyes", "brows")
+"""Regions with their own weight; `region_masks` rows are sub-regions of these."""
+SUB_REGIONS = ("mouth", "right_eye", "left_eye", "right_brow", "left_brow")
+"""Rows of `region_masks`: mouth (lips and jaw), then each eye and brow, right (subject's) first."""
+_SUB_REGION_OF = np.array([0, 1, 1, 2, 2])
+"""Index into REGIONS of each sub-region."""
+
+HOLD_STRENGTH = 4.0
+"""Extra fitting weight of vertices whose region weight is 0 (see `weighted_projector`).
+The target's PCA components are global (talking moves mouth, cheeks and lids together), so
+a held region moves a little with the driven ones. On real tracks (drive_d0 driving
+target_edtalk, drive_d10 driving target_wojtek) 4 cuts that stray motion by about a third,
+while the driven region's fit error grows by about as much."""
+RATIO_LIMITS = (0.5, 2.0)
+"""Feature-size ratios between identities are clipped to this range: beyond it
+the tracks are wrong, not the faces."""
+
+
+@dataclass(frozen=True)
+class RegionWeights:
+    """How much each face region follows the source (0: the target's own frame, 1: the source)."""
+
+    mouth: float = 1.0
+    """Lips, jaw and chin (and, fading out, the lower cheeks)."""
+    eyes: float = 1.0
+    """Eyelids, gaze and openness."""
+    brows: float = 1.0
+    """Eyebrows and forehead."""
+
+    def __post_init__(self) -> None:
+        for name in REGIONS:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"region weight {name} must lie in [0, 1], got {value}; use intensity to exaggerate")
+
+    def as_array(self) -> np.ndarray:
+        """float32 3: mouth, eyes, brows."""
+        return np.array([getattr(self, name) for name in REGIONS], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class RecombineConfig:
+    """How source and target parameters are combined."""
+
+    mode: str | frozenset[Component] = "full"
+    """A name in MODES (full, expression, pose, gaze) or a set of Components to transfer;
+    what is not transferred stays the target's own frame."""
+    weights: RegionWeights = field(default_factory=RegionWeights)
+    """Per-region share of the source's expression (gaze and openness follow `eyes`)."""
+    intensity: float = 1.0
+    """Scale of the source's expression change: 0 holds the target's reference (neutral)
+    expression, 1 transfers it, above 1 exaggerates it (still clamped)."""
+    relative: bool = True
+    """Transfer the source's change from its reference frame onto the target's reference
+    (rotation, expression, gaze, openness). False transfers them as absolute values (from
+    frontal, the identity shape, centred irises); translation and scale are always relative,
+    since two videos' pixel positions cannot be compared."""
+    source_ref: int | None = None
+    """Source reference frame; None picks the most neutral one (`neutral_frame`)."""
+    target_ref: int | None = None
+    """Target reference frame; None picks the most neutral one."""
+    clamp: bool = True
+    """Clamp output coefficients to the range seen in the target's clip."""
+    clamp_margin: float = 0.05
+    """Widen that range by this fraction of its width on each side."""
+    ease_seconds: float = 0.5
+    """When the source face is lost, hold its last valid frame and ease the output back to
+    the target's own over this long (and in again when it returns)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mode, str) and self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)} or a set of Components")
+        if not isinstance(self.mode, str) and (not self.mode or not all(isinstance(c, Component) for c in self.mode)):
+            raise ValueError(f"mode must be a mode name or a non-empty set of Components, got {self.mode!r}")
+        if self.intensity < 0:
+            raise ValueError(f"intensity must be >= 0, got {self.intensity}")
+        if self.clamp_margin < 0:
+            raise ValueError(f"clamp_margin must be >= 0, got {self.clamp_margin}")
+        if self.ease_seconds < 0:
+            raise ValueError(f"ease_seconds must be >= 0, got {self.ease_seconds}")
+
+    @property
+    def components(self) -> frozenset[Component]:
+        return MODES[self.mode] if isinstance(self.mode, str) else frozenset(self.mode)
+
+
+# --- the face's regions -------------------------------------------------------------------
+
+
+def _sub_region_cores() -> list[np.ndarray]:
+    """Vertex ids that belong wholly to each sub-region (weight 1 there)."""
+    face = canonical_face()
+    y = face.vertices[:, 1]
+    jaw = np.flatnonzero(y < y[face.lips].min())  # everything below the lower lip moves with the jaw
+    return [np.union1d(face.lips, jaw), face.eyes[0], face.eyes[1], face.brows[0], face.brows[1]]
+
+
+@lru_cache(maxsize=1)
+def region_masks() -> np.ndarray:
+    """float32 5x468 soft sub-region membership of every vertex (rows: SUB_REGIONS), summing to 1.
+
+    Each sub-region's core vertices (lips and jaw, eyelid contours, brows) are 1
+    in their own row; every other vertex gets the harmonic interpolation of those
+    labels over the mesh (edges weighted by inverse length on the mean face), so
+    memberships fall off smoothly with distance along the surface, cheeks share
+    mouth and eyes, and the forehead goes with the brows.
+    """
+    face = canonical_face()
+    edges = face.tessellation_edges
+    lengths = np.linalg.norm(face.vertices[edges[:, 0]] - face.vertices[edges[:, 1]], axis=1)
+    laplacian = np.zeros((N_VERTICES, N_VERTICES))
+    np.add.at(laplacian, (edges[:, 0], edges[:, 1]), -1.0 / lengths)
+    np.add.at(laplacian, (edges[:, 1], edges[:, 0]), -1.0 / lengths)
+    laplacian[np.diag_indices(N_VERTICES)] = -laplacian.sum(1)
+    labels = np.zeros((N_VERTICES, len(SUB_REGIONS)))
+    fixed = np.zeros(N_VERTICES, dtype=bool)
+    for r, ids in enumerate(_sub_region_cores()):
+        labels[ids, r] = 1.0
+        fixed[ids] = True
+    free = ~fixed
+    labels[free] = np.linalg.solve(laplacian[np.ix_(free, free)], -laplacian[np.ix_(free, fixed)] @ labels[fixed])
+    return labels.T.astype(np.float32)
+
+
+def vertex_weights(weights: RegionWeights) -> np.ndarray:
+    """float32 468 per-vertex weight: the region weights blended by `region_masks`."""
+    return (weights.as_array()[_SUB_REGION_OF] @ region_masks()).astype(np.float32)
+
+
+def feature_sizes(identity: np.ndarray) -> np.ndarray:
+    """float32 5x2 width and height (cm) of each sub-region of a neutral shape 468x3.
+
+    Mouth: lip width, and lip top to chin; eyes: corner to corner, and lid gap;
+    brows: brow length, and brow height above the eye's corners. Expression
+    motion of a region scales with these (a lid closes by its own gap).
+    """
+    face = canonical_face()
+    mouth = identity[_sub_region_cores()[0]]
+    sizes = [[np.ptp(identity[face.lips, 0]), np.ptp(mouth[:, 1])]]
+    for e in range(2):
+        corner_a, corner_b, upper, lower = identity[face.eye_points[e]]
+        sizes.append([np.linalg.norm((corner_b - corner_a)[:2]), upper[1] - lower[1]])
+    for e in range(2):
+        corners_y = identity[face.eye_points[e, :2], 1].mean()
+        brow = identity[face.brows[e]]
+        sizes.append([np.ptp(brow[:, 0]), brow[:, 1].mean() - corners_y])
+    return np.abs(np.array(sizes, dtype=np.float32))
+
+
+def feature_ratio(source: FaceModel, target: FaceModel) -> np.ndarray:
+    """float32 5x2 target-to-source `feature_sizes` ratios, clipped to RATIO_LIMITS."""
+    ratio = feature_sizes(target.identity) / np.maximum(feature_sizes(source.identity), 1e-6)
+    return np.clip(ratio, *RATIO_LIMITS).astype(np.float32)
+
+
+def retarget_scale(source: FaceModel, target: FaceModel) -> np.ndarray:
+    """float32 468x3 per-vertex, per-axis factors mapping source canonical offsets onto the target's face.
+
+    x and y: the target-to-source ratio of each sub-region's feature sizes,
+    blended by `region_masks` (so a wide mouth's motion narrows on a narrow
+    mouth, a lid closes by the target's own lid gap, and the factors vary
+    smoothly between regions); z: the ratio of the faces' depths. Ratios are
+    clipped to RATIO_LIMITS.
+    """
+    ratio = feature_ratio(source, target)
+    depth = np.clip(np.ptp(target.identity[:, 2]) / max(float(np.ptp(source.identity[:, 2])), 1e-6), *RATIO_LIMITS)
+    scale = np.empty((N_VERTICES, 3), dtype=np.float32)
+    scale[:, :2] = region_masks().T @ ratio
+    scale[:, 2] = depth
+    return scale
+
+
+def weighted_projector(basis: np.ndarray, hold: np.ndarray) -> np.ndarray:
+    """float32 Kx(468*3) least-squares fit of canonical offsets in `basis`, with extra weight on held vertices.
+
+    `hold` (468, in [0, 1]) marks vertices that should not move: each vertex's
+    squared error counts 1 + HOLD_STRENGTH * hold. With nothing held this is the
+    plain orthogonal projection (`FaceModel.project`); with a region held, the
+    fit trades some accuracy elsewhere for keeping that region still, as far as
+    the target's global basis allows.
+    """
+    flat = basis.reshape(len(basis), -1).astype(np.float64)
+    importance = np.repeat(1.0 + HOLD_STRENGTH * hold.astype(np.float64), 3)
+    weighted = flat * importance
+    return np.linalg.solve(weighted @ flat.T, weighted).astype(np.float32)
+
+
+def seen_range(model: FaceModel, params: FaceParams | None = None) -> np.ndarray:
+    """float32 Kx2 coefficient range seen in training: the model's own, joined with the valid
+    coefficients of `params` when given (the target's own track, whose fitted coefficients can
+    reach beyond the range stored in the model)."""
+    lo, hi = model.coefficient_range[:, 0], model.coefficient_range[:, 1]
+    if params is not None and params.valid.any():
+        seen = params.expression[params.valid]
+        lo, hi = np.minimum(lo, seen.min(0)), np.maximum(hi, seen.max(0))
+    return np.stack([lo, hi], axis=1).astype(np.float32)
+
+
+def widen_range(coefficient_range: np.ndarray, margin: float) -> np.ndarray:
+    """float32 Kx2 bounds widened by `margin` of each range's width on both sides."""
+    pad = margin * (coefficient_range[:, 1] - coefficient_range[:, 0])
+    return np.stack([coefficient_range[:, 0] - pad, coefficient_range[:, 1] + pad], axis=1).astype(np.float32)
+
+
+# --- reference frames -------------------------------------------------------------------
+
+
+def mouth_corners() -> np.ndarray:
+    """int 2 vertex ids of the mouth corners, subject's right (-x) then left (+x), from the lip contour."""
+    face = canonical_face()
+    x = face.vertices[face.lips, 0]
+    return face.lips[[np.argmin(x), np.argmax(x)]]
+
+
+def mouth_shape(model: FaceModel, expression: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inner-lip gap and corner-to-corner width (cm, each T) of the subject's canonical mouth for coefficients TxK."""
+    face = canonical_face()
+    y = face.vertices[:, 1]
+    middle = face.lips[np.abs(face.vertices[face.lips, 0]) < 1e-3]  # the lip contours cross the mid-plane 4 times
+    inner = middle[np.argsort(y[middle])][1:3]  # lower and upper inner lip
+    ids = np.concatenate([inner, mouth_corners()])
+    points = model.identity[ids] + np.einsum("tk,kvc->tvc", expression, model.basis[:, ids])
+    return points[:, 1, 1] - points[:, 0, 1], points[:, 3, 0] - points[:, 2, 0]
+
+
+def neutral_frame(model: FaceModel, params: FaceParams) -> int:
+    """Index of the clip's most neutral frame.
+
+    Among valid frames with both eyes open (at least 80% of the clip's median
+    openness) and the mouth closed (inner-lip gap in the clip's lowest quarter),
+    the best by the sum of its ranks in mouth width (smiles widen it), head
+    rotation angle and expression size. Not the expression size alone: the
+    identity is the clip's median face, so in a clip that mostly smiles the
+    smallest expression is a smile.
+    """
+    valid = np.flatnonzero(params.valid)
+    if len(valid) == 0:
+        raise ValueError("no valid frame to take as the reference: the track holds no face")
+    openness = params.openness[valid].min(1)
+    median = float(np.median(openness))
+    pool = valid[openness >= min(0.8 * median, median)]
+    gap, width = mouth_shape(model, params.expression[pool])
+    closed = gap <= np.percentile(gap, 25)
+    pool, width = pool[closed], width[closed]
+    trace = np.trace(params.rotation[pool], axis1=1, axis2=2)
+    angle = np.arccos(np.clip((trace - 1) / 2, -1, 1))
+    size = np.linalg.norm(params.expression[pool], axis=1)
+    ranks = [np.argsort(np.argsort(x)) for x in (width, angle, size)]
+    return int(pool[np.argmin(np.sum(ranks, axis=0))])
+
+
+def reference_frame(model: FaceModel, params: FaceParams, index: int | None) -> FaceParams:
+    """The 1-frame reference: frame `index`, or the most neutral frame when None."""
+    if index is None:
+        index = neutral_frame(model, params)
+    if not 0 <= index < len(params):
+        raise ValueError(f"reference frame {index} is outside the track's {len(params)} frames")
+    if not params.valid[index]:
+        raise ValueError(f"reference frame {index} holds no face; pick a valid frame")
+    return params[index].copy()
+
+
+def _absolute(reference: FaceParams) -> FaceParams:
+    """The neutral element of each transfer (frontal, identity shape, centred irises, zero openness),
+    keeping the reference's translation and scale: absolute transfer is relative transfer from it."""
+    out = reference.copy()
+    out.rotation[:] = np.eye(3, dtype=np.float32)
+    out.expression[:] = 0
+    out.gaze[:] = 0
+    out.openness[:] = 0
+    return out
+
+
+# --- transfers: one per component ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What the transfers need about a source-target pair, computed once per reference change."""
+
+    source_model: FaceModel
+    target_model: FaceModel
+    source_ref: FaceParams
+    target_ref: FaceParams
+    """1-frame references (neutral elements where transfer is absolute)."""
+    intensity: float
+    eyes_weight: float
+    vertex_weights: np.ndarray
+    """float32 468x3 share of the source per vertex coordinate."""
+    scale: np.ndarray
+    """float32 468x3 retargeting factors (`retarget_scale`)."""
+    openness_ratio: np.ndarray
+    """float32 2 target-to-source neutral openness, per eye."""
+    projector: np.ndarray
+    """float32 Kx(468*3) `weighted_projector` of the target basis."""
+    bounds: np.ndarray | None
+    """float32 Kx2 clamp bounds, or None for no clamping."""
+
+
+def transfer_pose(pair: Pairing, source: FaceParams, target: FaceParams, amount: np.ndarray, out: FaceParams) -> None:
+    """Rotation R_src R_src_ref^T R_tgt_ref; translation and scale changes in units of each face's size."""
+    s_ref, t_ref = pair.source_ref, pair.target_ref
+    rotation = source.rotation @ s_ref.rotation[0].T @ t_ref.rotation[0]
+    size = t_ref.scale[0] / s_ref.scale[0]
+    translation = t_ref.translation[0] + (source.translation - s_ref.translation[0]) * size
+    scale = source.scale * size
+    out.rotation[:] = blend_rotation(target.rotation, rotation, amount)
+    out.translation[:] = target.translation + amount[:, None] * (translation - target.translation)
+    out.scale[:] = target.scale * (scale / target.scale) ** amount
+
+
+def transfer_expression(pair: Pairing, source: FaceParams, target: FaceParams, amount: np.ndarray, out: FaceParams) -> None:
+    """Retargeted, intensity-scaled source offsets on the target's reference, blended with the target's
+    own frame by region weight, fitted in the target basis and clamped (see the module docstring)."""
+    source_basis = pair.source_model.basis.reshape(pair.source_model.n_components, -1)
+    target_basis = pair.target_model.basis.reshape(pair.target_model.n_components, -1)
+    source_offsets = (source.expression - pair.source_ref.expression) @ source_basis
+    driven = (pair.target_ref.expression - target.expression) @ target_basis
+    driven += pair.intensity * source_offsets * pair.scale.reshape(-1)
+    share = amount[:, None] * pair.vertex_weights.reshape(-1)
+    expression = target.expression + (share * driven) @ pair.projector.T
+    if pair.bounds is not None:
+        expression = np.clip(expression, pair.bounds[:, 0], pair.bounds[:, 1])
+    out.expression[:] = expression
+    openness = pair.target_ref.openness + pair.intensity * pair.openness_ratio * (source.openness - pair.source_ref.openness)
+    eye_share = (amount * pair.eyes_weight)[:, None]
+    out.openness[:] = np.maximum(target.openness + eye_share * (openness - target.openness), 0)
+
+
+def transfer_gaze(pair: Pairing, source: FaceParams, target: FaceParams, amount: np.ndarray, out: FaceParams) -> None:
+    """The source's gaze change on the target's reference gaze (both in half eye widths)."""
+    gaze = pair.target_ref.gaze + (source.gaze - pair.source_ref.gaze)
+    eye_share = (amount * pair.eyes_weight)[:, None, None]
+    out.gaze[:] = target.gaze + eye_share * (gaze - target.gaze)
+
+
+Transfer = Callable[[Pairing, FaceParams, FaceParams, np.ndarray, FaceParams], None]
+"""(pairing, source, target, amount, out): writes one component's fields of `out` for T frames;
+`amount` (T, 0..1) is how present the source is (1 unless it was lost)."""
+TRANSFERS: dict[Component, Transfer] = {
+    Component.POSE: transfer_pose,
+    Component.EXPRESSION: transfer_expression,
+    Component.GAZE: transfer_gaze,
+}
+"""The transfer of each component; a mode runs those of its components."""
+
+
+def blend_rotation(a: np.ndarray, b: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """float32 Tx3x3 rotations from a (amount 0) to b (amount 1) along the shortest arc."""
+    step = rotation_to_vector(np.swapaxes(a, 1, 2) @ b) * amount[:, None]
+    return (a @ rotation_from_vector(step)).astype(np.float32)
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """Ease in and out over [0, 1] (3x^2 - 2x^3), clipped outside."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+# --- the streaming recombiner ---------------------------------------------------------------
+
+
+def _concat(a: FaceParams, b: FaceParams) -> FaceParams:
+    return FaceParams(**{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in dataclasses.fields(a)})
+
+
+def _assign(out: FaceParams, rows: np.ndarray, values: FaceParams) -> None:
+    for f in dataclasses.fields(out):
+        getattr(out, f.name)[rows] = getattr(values, f.name)
+
+
+class Recombiner:
+    """Per-block recombination with state across blocks: live calls it per frame, `recombine` per clip.
+
+    Holds the last valid source frame and the source's presence (0..1): while
+    the source face is lost, its last frame is held and the presence eases
+    down to 0 (the target's own frame) over `config.ease_seconds`, and back up
+    when it returns. Output frames are valid exactly where the target's are.
+    """
+
+    def __init__(
+        self,
+        source_model: FaceModel,
+        target_model: FaceModel,
+        source_reference: FaceParams,
+        target_reference: FaceParams,
+        config: RecombineConfig = RecombineConfig(),
+        fps: float = 25.0,
+        coefficient_range: np.ndarray | None = None,
+    ) -> None:
+        """References: valid 1-frame FaceParams of each subject; `coefficient_range` (Kx2) defaults to
+        the target model's, and is what `config.clamp` clamps to (widened by `config.clamp_margin`)."""
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.source_model, self.target_model, self.config = source_model, target_model, config
+        self.transfers = [TRANSFERS[c] for c in Component if c in config.components]
+        self._step = 1.0 / max(1.0, round(config.ease_seconds * fps))
+        self._range = target_model.coefficient_range if coefficient_range is None else coefficient_range
+        if self._range.shape != (target_model.n_components, 2):
+            raise ValueError(f"coefficient_range must be {target_model.n_components}x2, got {self._range.shape}")
+        self._source_ref = self._check_reference(source_reference, source_model, "source")
+        self._target_ref = self._check_reference(target_reference, target_model, "target")
+        self.pairing = self._pair()
+        self.reset()
+
+    @classmethod
+    def from_tracks(cls, source: Track, target: Track, config: RecombineConfig = RecombineConfig()) -> Recombiner:
+        """A recombiner for two tracked clips: references from the config (or the most neutral frames),
+        the target's fps, and clamping to the range of the target model and the target's own track."""
+        return cls(
+            source.model,
+            target.model,
+            reference_frame(source.model, source.params, config.source_ref),
+            reference_frame(target.model, target.params, config.target_ref),
+            config,
+            fps=target.fps,
+            coefficient_range=seen_range(target.model, target.params),
+        )
+
+    def reset(self) -> None:
+        """Forget the held source frame (e.g. at a shot cut); the source counts as present."""
+        self._held = self._source_ref.copy()
+        self._presence = 1.0
+
+    def set_source_reference(self, frame: FaceParams) -> None:
+        """Recalibrate: from now on, changes are measured from this source frame (live: the current one)."""
+        self._source_ref = self._check_reference(frame, self.source_model, "source")
+        self.pairing = self._pair()
+
+    def set_target_reference(self, frame: FaceParams) -> None:
+        """Apply changes onto this target frame from now on."""
+        self._target_ref = self._check_reference(frame, self.target_model, "target")
+        self.pairing = self._pair()
+
+    def __call__(self, source: FaceParams, target: FaceParams) -> FaceParams:
+        """Output FaceParams (target's model) for T source and T target frames, in order."""
+        if len(source) != len(target):
+            raise ValueError(f"source and target blocks must have equal lengths, got {len(source)} and {len(target)}")
+        self._check_coefficients(source, self.source_model, "source")
+        self._check_coefficients(target, self.target_model, "target")
+        source, amount = self._hold(source)
+        out = target.copy()
+        rows = target.valid
+        if rows.any():
+            block = out[rows]
+            for transfer in self.transfers:
+                transfer(self.pairing, source[rows], target[rows], amount[rows], block)
+            _assign(out, rows, block)
+        return out
+
+    def _hold(self, source: FaceParams) -> tuple[FaceParams, np.ndarray]:
+        """Source frames with lost ones replaced by the last valid one, and the presence per frame."""
+        index = np.where(source.valid, np.arange(1, len(source) + 1), 0)
+        filled = _concat(self._held, source)[np.maximum.accumulate(index)]
+        self._held = filled[len(filled) - 1].copy()
+        presence = np.empty(len(source), dtype=np.float32)
+        for t, ok in enumerate(source.valid):  # a clipped ramp: each frame depends on the last
+            self._presence = min(1.0, self._presence + self._step) if ok else max(0.0, self._presence - self._step)
+            presence[t] = self._presence
+        return filled, smoothstep(presence).astype(np.float32)
+
+    def _pair(self) -> Pairing:
+        config = self.config
+        relative = config.relative
+        source_ref = self._source_ref if relative else _absolute(self._source_ref)
+        target_ref = self._target_ref if relative else _absolute(self._target_ref)
+        weights = vertex_weights(config.weights)
+        ratio = feature_ratio(self.source_model, self.target_model)
+        return Pairing(
+            source_model=self.source_model,
+            target_model=self.target_model,
+            source_ref=source_ref,
+            target_ref=target_ref,
+            intensity=config.intensity,
+            eyes_weight=config.weights.eyes,
+            vertex_weights=np.repeat(weights[:, None], 3, axis=1),
+            scale=retarget_scale(self.source_model, self.target_model),
+            openness_ratio=(ratio[1:3, 1] / ratio[1:3, 0]).astype(np.float32),
+            projector=weighted_projector(self.target_model.basis, 1.0 - weights),
+            bounds=widen_range(self._range, config.clamp_margin) if config.clamp else None,
+        )
+
+    @staticmethod
+    def _check_coefficients(params: FaceParams, model: FaceModel, who: str) -> None:
+        if params.expression.shape[1:] != (model.n_components,):
+            raise ValueError(
+                f"{who} expression has {params.expression.shape[1:]} coefficients, its model has {model.n_components}"
+            )
+
+    @classmethod
+    def _check_reference(cls, frame: FaceParams, model: FaceModel, who: str) -> FaceParams:
+        if len(frame) != 1 or not frame.valid[0]:
+            raise ValueError(f"{who} reference must be one valid frame, got {len(frame)} frame(s), valid={frame.valid.tolist()}")
+        cls._check_coefficients(frame, model, who)
+        return frame.copy()
+
+
+def recombine(source: Track, target: Track, config: RecombineConfig = RecombineConfig(), loop_source: bool = False) -> FaceParams:
+    """Output parameters (in the target's model) of a source clip driving a target clip, frame by frame.
+
+    Length: the shorter clip's, or the target's when `loop_source` (the source
+    restarts from its first frame). Frames are paired by index; fps are not
+    resampled.
+    """
+    n = target.n_frames if loop_source else min(source.n_frames, target.n_frames)
+    recombiner = Recombiner.from_tracks(source, target, config)
+    return recombiner(source.params[np.arange(n) % source.n_frames], target.params[:n])
