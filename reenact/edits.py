@@ -24,7 +24,6 @@ from reenact.recombine import (
     mouth_corners,
     reference_frame,
     region_masks,
-    seen_range,
     smoothstep,
     widen_range,
 )
@@ -175,7 +174,7 @@ class Editor:
         self.model = track.model
         self.clip = track.params
         self.reference = reference_frame(track.model, track.params, reference)
-        self.bounds = widen_range(seen_range(track.model, track.params), clamp_margin) if clamp else None
+        self.bounds = widen_range(track.model.coefficient_range, clamp_margin) if clamp else None
         self._lids: dict[int, np.ndarray] = {}
 
     def apply(self, params: FaceParams, edits: Sequence[Edit], first_frame: int = 0) -> FaceParams:

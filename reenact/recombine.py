@@ -243,17 +243,6 @@ def weighted_projector(basis: np.ndarray, hold: np.ndarray) -> np.ndarray:
     return np.linalg.solve(weighted @ flat.T, weighted).astype(np.float32)
 
 
-def seen_range(model: FaceModel, params: FaceParams | None = None) -> np.ndarray:
-    """float32 Kx2 coefficient range seen in training: the model's own, joined with the valid
-    coefficients of `params` when given (the target's own track, whose fitted coefficients can
-    reach beyond the range stored in the model)."""
-    lo, hi = model.coefficient_range[:, 0], model.coefficient_range[:, 1]
-    if params is not None and params.valid.any():
-        seen = params.expression[params.valid]
-        lo, hi = np.minimum(lo, seen.min(0)), np.maximum(hi, seen.max(0))
-    return np.stack([lo, hi], axis=1).astype(np.float32)
-
-
 def widen_range(coefficient_range: np.ndarray, margin: float) -> np.ndarray:
     """float32 Kx2 bounds widened by `margin` of each range's width on both sides."""
     pad = margin * (coefficient_range[:, 1] - coefficient_range[:, 0])
@@ -472,7 +461,6 @@ class Recombiner:
             reference_frame(target.model, target.params, config.target_ref),
             config,
             fps=target.fps,
-            coefficient_range=seen_range(target.model, target.params),
         )
 
     def reset(self) -> None:

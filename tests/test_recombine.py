@@ -22,7 +22,6 @@ from reenact.recombine import (
     recombine,
     region_masks,
     retarget_scale,
-    seen_range,
     vertex_weights,
     widen_range,
 )
@@ -183,7 +182,7 @@ def test_intensity_scales_the_expression_change(source: Track, target: Track) ->
 @slow
 def test_clamping_keeps_coefficients_in_the_seen_range(source: Track, target: Track) -> None:
     config = RecombineConfig(intensity=3.0)
-    bounds = widen_range(seen_range(target.model, target.params), config.clamp_margin)
+    bounds = widen_range(target.model.coefficient_range, config.clamp_margin)
     out = recombine(source, target, config)
     assert np.all(out.expression >= bounds[:, 0] - 1e-6) and np.all(out.expression <= bounds[:, 1] + 1e-6)
     free = recombine(source, target, dataclasses.replace(config, clamp=False))

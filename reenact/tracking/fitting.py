@@ -152,6 +152,8 @@ def fit_clip(landmarks: np.ndarray, valid: np.ndarray, config: FitConfig = FitCo
     rotation, translation, scale = fit_pose(good, first.identity)
     model = build_face_model(unplace(good[:, :N_VERTICES], rotation, translation, scale), config)
     fitted = fit_frames(good, model)
+    # The range the generator will be trained on: this clip's own fitted coefficients.
+    model.coefficient_range = np.stack([fitted.expression.min(0), fitted.expression.max(0)], axis=1)
     errors = np.full(len(landmarks), np.nan, dtype=np.float32)
     errors[valid] = fit_error(fitted, model, good)
     return model, scatter(fitted, valid), errors
