@@ -1,0 +1,336 @@
+"""The conditioning images the generator sees, and their causal space-time stack.
+
+Per frame, in the aligned crop (`reenact.render.crop`), the output parameters'
+mesh is rasterised once and gives three images (DVP's synthetic renderings):
+
+- correspondence: each pixel coloured by where on the mean face it lies, the
+  mean face's vertex positions normalised to [0, 1] per axis. This is DVP's
+  choice and the same for every subject and expression, so the colours name
+  face points; unlike the UVs (a near-frontal projection) its third channel,
+  depth on the mean face, tells the nose's side from the cheek behind it.
+- shading: Lambertian shading of the posed mesh under a fixed light (vertex
+  normals, shaded per vertex and interpolated: on 898 triangles at 256^2
+  per-pixel normals add nothing visible and cost two more channels), so the
+  generator sees the 3D orientation of every surface patch.
+- eye map: the eye openings (the mesh triangles inside each eyelid contour)
+  with the iris drawn as a disc where the gaze puts it, clipped by the lids.
+
+The mouth opening (the triangles spanning the inner lip contour) is left out
+of the correspondence and shading images: those pixels show the mouth's
+inside, not face surface, and reading as a hole there tells the generator to
+draw teeth and tongue. Value convention: a channel is BACKGROUND (-1) where its
+content is absent; present content lies in [FACE_FLOOR, 1], so that even the
+mean face's extreme points and an unlit patch never read as absent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reenact.params import FaceModel, FaceParams, Track, place
+from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_matrix
+from reenact.render.rasterizer import interpolate, rasterize, take
+from reenact.tracking.canonical_face import N_VERTICES, canonical_face
+
+CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "eyes")
+"""The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye map (1).
+A stack of W frames holds W such blocks, the current frame's first."""
+N_CHANNELS = len(CHANNELS)
+
+BACKGROUND = -1.0
+"""Value of every channel where its content is absent (outside the face; mouth opening; outside the eyes)."""
+FACE_FLOOR = -0.8
+"""Lowest value of present content in the correspondence and shading channels."""
+EYE_VALUE, IRIS_VALUE = 0.0, 1.0
+"""Eye map values inside an eye opening and on the iris."""
+IRIS_RADIUS = 0.4
+"""Iris radius in half eye widths: the median of MediaPipe's iris landmarks on two clips (0.38 to 0.43)."""
+LIGHT = (-0.35, -0.45, -0.82)
+"""Direction towards the light in image axes (x right, y down, z away): from the upper left, in front."""
+
+_SKIN, _RIGHT_EYE, _LEFT_EYE, _MOUTH = 0, 1, 2, 3
+"""Triangle classes."""
+
+
+@dataclass(frozen=True)
+class ConditioningConfig:
+    """How conditioning images are made and stacked."""
+
+    crop: CropConfig = field(default_factory=CropConfig)
+    """The aligned crop (its size S is the images' size)."""
+    window: int = 5
+    """W, frames in the space-time stack (current and W - 1 previous). DVP used 11 at 30 fps; 5 frames
+    (0.2 s at 25 fps) still show the speed and acceleration of lips, lids and head, while the
+    generator's first convolution, whose cost grows with the W * C input channels, stays cheap enough
+    for the CPU preset, and a new shot is at full history sooner."""
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1 frame, got {self.window}")
+
+
+def iris_centres(shapes: np.ndarray, gaze: np.ndarray) -> np.ndarray:
+    """Canonical iris centres float32 T x 2 x 3 (right, left eye) of shapes T x 468 x 3 under gaze T x 2 x 2.
+
+    The exact inverse of `reenact.tracking.fitting.eye_state`: gaze x is the
+    offset from the corners' midpoint along the corner-to-corner axis, gaze y
+    from the lids' midpoint along the perpendicular (up), both in half eye
+    widths. z is the eye points' mean depth.
+    """
+    face = canonical_face()
+    points = shapes[:, face.eye_points]  # T x 2 eyes x 4 (corner, corner, upper, lower) x 3
+    p = points[..., :2]
+    left, right, upper, lower = (p[:, :, k] for k in range(4))
+    axis = right - left
+    half = np.linalg.norm(axis, axis=-1, keepdims=True) / 2
+    x_dir = axis / (2 * half)
+    y_dir = np.stack([-x_dir[..., 1], x_dir[..., 0]], axis=-1)
+    corners_mid, lids_mid = (left + right) / 2, (upper + lower) / 2
+    along = gaze[..., :1] * half
+    across = gaze[..., 1:] * half + ((lids_mid - corners_mid) * y_dir).sum(-1, keepdims=True)
+    xy = corners_mid + along * x_dir + across * y_dir
+    return np.concatenate([xy, points[..., 2].mean(-1, keepdims=True)], axis=-1).astype(np.float32)
+
+
+def _triangle_classes() -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle: its class (skin, right eye, left eye, mouth opening) and whether the loss's
+    mouth-and-eyes region holds it (the openings and every triangle touching a lid or lip contour)."""
+    face = canonical_face()
+    tri = face.triangles
+    classes = np.full(len(tri), _SKIN, dtype=np.int64)
+    for cls, contour in ((_RIGHT_EYE, face.eyes[0]), (_LEFT_EYE, face.eyes[1]), (_MOUTH, face.lips)):
+        # A triangle with all three corners on a (nearly convex) contour spans its opening.
+        classes[np.isin(tri, contour).all(1)] = cls
+    contours = np.concatenate([*face.eyes, face.lips])
+    region = np.isin(tri, contours).any(1)
+    return classes, region
+
+
+@dataclass
+class FrameImages:
+    """One frame's conditioning images and masks in the crop."""
+
+    images: torch.Tensor
+    """float32 C x S x S in [-1, 1], channels as `CHANNELS`."""
+    face_mask: torch.Tensor
+    """bool S x S: the rendered face (mesh, eyes and mouth opening) covers the pixel."""
+    region_mask: torch.Tensor
+    """bool S x S: mouth and eyes (lips, lids, the openings): the pixels the loss weights more."""
+
+
+class ConditioningRenderer:
+    """Renders one frame's conditioning images from its parameters and crop affine (stateless per frame)."""
+
+    def __init__(self, model: FaceModel, size: int, device: str | torch.device = "cpu") -> None:
+        face = canonical_face()
+        self.model = model
+        self.size = size
+        self.device = torch.device(device)
+        self.triangles = torch.from_numpy(face.triangles).long().to(self.device)
+        mean = face.vertices
+        position = (mean - mean.min(0)) / (mean.max(0) - mean.min(0))
+        self.colours = torch.from_numpy(FACE_FLOOR + (1 - FACE_FLOOR) * position).float().to(self.device)
+        classes, region = _triangle_classes()
+        self.classes = torch.from_numpy(classes).to(self.device)
+        # Vertex normals come from the surface only: the mouth opening's stretched triangles would tilt the lips'.
+        self.surface = torch.from_numpy(face.triangles[classes != _MOUTH]).long().to(self.device)
+        self.region = torch.from_numpy(region).to(self.device)
+        light = torch.tensor(LIGHT)
+        self.light = (light / light.norm()).to(self.device)
+
+    def render(self, params: FaceParams, matrix: np.ndarray) -> FrameImages:
+        """Images of one valid frame (`params` of length 1) in the crop given by the frame-to-crop `matrix`."""
+        if len(params) != 1 or not params.valid[0]:
+            raise ValueError("render takes one valid frame's parameters (len(params) == 1 and params.valid[0])")
+        if matrix.shape != (2, 3):
+            raise ValueError(f"matrix must be a 2 x 3 frame-to-crop affine, got shape {matrix.shape}")
+        shapes = self.model.shapes(params.expression)
+        points = np.concatenate([shapes, iris_centres(shapes, params.gaze)], axis=1)
+        posed = apply_affine(place(points, params.rotation, params.translation, params.scale)[0], matrix)
+        vertices = torch.from_numpy(posed[None, :N_VERTICES]).to(self.device)
+
+        corners = take(vertices[0], self.surface.view(-1)).view(-1, 3, 3)
+        normals = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])  # area-weighted
+        vertex_normals = torch.zeros_like(vertices[0])
+        vertex_normals.index_add_(0, self.surface.view(-1), normals.repeat_interleave(3, 0))
+        lambert = torch.nn.functional.normalize(vertex_normals, dim=1).mv(self.light).clamp(min=0)
+        shading = FACE_FLOOR + (1 - FACE_FLOOR) * lambert
+        # The eye channel's slot is interpolated too (zeros) and then overwritten: cheaper than concatenating.
+        attributes = torch.cat([self.colours, shading[:, None], torch.zeros_like(shading)[:, None]], 1)[None]
+
+        fragments = rasterize(vertices, self.triangles, (self.size, self.size))
+        values = interpolate(fragments, self.triangles, attributes)
+        classes = take(self.classes, fragments.triangle)
+        values[:4].masked_fill_(classes == _MOUTH, BACKGROUND)
+        px_per_unit = params.scale[0] * matrix[0, 0]
+        self._draw_eyes(values[4], fragments.pixel, classes, posed[N_VERTICES:], shapes[0], px_per_unit)
+        images = fragments.image(values, BACKGROUND)[0]
+        region = fragments.image(take(self.region, fragments.triangle)[None], False)[0, 0]
+        return FrameImages(images, fragments.mask[0], region)
+
+    def _draw_eyes(
+        self,
+        out: torch.Tensor,
+        pixel: torch.Tensor,
+        classes: torch.Tensor,
+        irises: np.ndarray,
+        shape: np.ndarray,
+        px_per_unit: float,
+    ) -> None:
+        """Write the eye map at the covered pixels into `out` (P): BACKGROUND, EYE_VALUE in an eye opening,
+        IRIS_VALUE on its iris (a disc of IRIS_RADIUS half eye widths, clipped by the lids)."""
+        eye_points = canonical_face().eye_points
+        widths = np.linalg.norm(shape[eye_points[:, 1], :2] - shape[eye_points[:, 0], :2], axis=-1)
+        # Per eye (right, left; class - 1): iris centre (x, y) in the crop and squared radius in pixels.
+        table = np.concatenate([irises[:, :2], (IRIS_RADIUS * widths / 2 * px_per_unit)[:, None] ** 2], 1)
+        eye = torch.nonzero((classes == _RIGHT_EYE) | (classes == _LEFT_EYE)).squeeze(1)
+        iris = take(torch.from_numpy(table.astype(np.float32)).to(self.device), take(classes, eye) - _RIGHT_EYE)
+        position = take(pixel, eye).float()
+        row = torch.floor(position / self.size)
+        distance2 = (position - row * self.size + 0.5 - iris[:, 0]) ** 2 + (row + 0.5 - iris[:, 1]) ** 2
+        out.fill_(BACKGROUND)
+        out.index_copy_(0, eye, torch.where(distance2 <= iris[:, 2], IRIS_VALUE, EYE_VALUE))
+
+
+@dataclass
+class ConditionedFrame:
+    """What the generator needs for one frame, and how to put its output back."""
+
+    stack: torch.Tensor
+    """float32 (W * C) x S x S in [-1, 1]: W frames' images, the current frame's first, then older ones."""
+    window: np.ndarray
+    """float64 3 crop window (centre x, centre y, side) in frame pixels."""
+    matrix: np.ndarray
+    """float64 2 x 3 frame-to-crop affine (`reenact.render.crop`)."""
+    face_mask: torch.Tensor
+    """bool S x S rendered face (all False when there is no face)."""
+    region_mask: torch.Tensor
+    """bool S x S mouth and eyes region."""
+    valid: bool
+    """A face was rendered; if not, the stack is BACKGROUND and the frame should pass through unchanged."""
+
+    @property
+    def images(self) -> torch.Tensor:
+        """float32 C x S x S: the current frame's images."""
+        return self.stack[:N_CHANNELS]
+
+
+class ConditioningStream:
+    """Feed one frame's output parameters at a time; get its crop and space-time stack (what live use needs).
+
+    Causal: a frame's stack holds it and the W - 1 frames before it. At a new
+    shot, and after frames without a face, the history starts afresh: until W
+    frames of the new run have been seen, the run's first frame is repeated in
+    the older slots, so no stack mixes two shots.
+    """
+
+    def __init__(
+        self,
+        model: FaceModel,
+        fps: float,
+        frame_size: tuple[int, int],
+        config: ConditioningConfig = ConditioningConfig(),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.config = config
+        self.renderer = ConditioningRenderer(model, config.crop.size, device)
+        self.follower = CropFollower(fps, frame_size, config.crop)
+        self._history: deque[torch.Tensor] = deque(maxlen=config.window - 1)
+
+    def __call__(self, params: FaceParams, new_shot: bool = False) -> ConditionedFrame:
+        """The next frame (`params` of length 1; `new_shot` at a cut)."""
+        window = self.follower(params, new_shot)
+        matrix = crop_matrix(window, self.config.crop.size)
+        if new_shot or not params.valid[0]:
+            self._history.clear()
+        size, device = self.config.crop.size, self.renderer.device
+        if not params.valid[0]:
+            stack = torch.full((self.config.window * N_CHANNELS, size, size), BACKGROUND, device=device)
+            nothing = torch.zeros(size, size, dtype=torch.bool, device=device)
+            return ConditionedFrame(stack, window, matrix, nothing, nothing, valid=False)
+        frame = self.renderer.render(params, matrix)
+        older = list(self._history)
+        older += [older[-1] if older else frame.images] * (self.config.window - 1 - len(older))
+        stack = torch.cat([frame.images, *older]) if older else frame.images
+        self._history.appendleft(frame.images)
+        return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, valid=True)
+
+
+def condition_clip(
+    params: FaceParams,
+    model: FaceModel,
+    fps: float,
+    frame_size: tuple[int, int],
+    cuts: np.ndarray,
+    config: ConditioningConfig = ConditioningConfig(),
+    device: str | torch.device = "cpu",
+) -> Iterator[ConditionedFrame]:
+    """Every frame of a clip through a `ConditioningStream`, in order (frames `cuts` start new shots).
+
+    A generator: a clip's stacks do not fit in memory (W * C * S^2 floats each);
+    keep what is needed of each (e.g. `frame.images` for a training cache).
+    """
+    stream = ConditioningStream(model, fps, frame_size, config, device)
+    new_shot = np.zeros(len(params), dtype=bool)
+    new_shot[np.asarray(cuts, dtype=np.int64)] = True
+    for i in range(len(params)):
+        yield stream(params[i], bool(new_shot[i]))
+
+
+def stack_indices(valid: np.ndarray, cuts: np.ndarray, window: int) -> np.ndarray:
+    """int64 T x W: the frames whose images make each frame's stack, current first (as `ConditioningStream`).
+
+    For random access to cached per-frame images in training: the stack of
+    frame t is images[indices[t]] laid along channels. Frames before the start
+    of t's run (a shot cut or a frame without a face) are replaced by the run's
+    first frame; a frame without a face lists itself.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    starts = ~valid | np.r_[True, ~valid[:-1]]
+    starts[np.asarray(cuts, dtype=np.int64)] = True
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(valid)), 0))
+    indices = np.arange(len(valid))[:, None] - np.arange(window)[None, :]
+    return np.maximum(indices, run_start[:, None]).astype(np.int64)
+
+
+def default_data_dir() -> Path:
+    """The real clips for tests and benchmarks: $REENACT_DATA, else ../shared/data beside the repository."""
+    beside_repository = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    return Path(os.environ.get("REENACT_DATA", beside_repository)).resolve()
+
+
+def benchmark_conditioning(
+    size: int, device: str, track: Track | str | Path | None = None, frames: int = 50
+) -> float:
+    """Median milliseconds per frame of `ConditioningStream` (crop, render, stack) on a real track.
+
+    `track`: a Track or a saved track file; by default drive_d0.mp4 from
+    `default_data_dir()` is tracked (needs MediaPipe). Runs 10 warm-up frames,
+    then `frames` timed ones (the clip loops); threads are the caller's choice.
+    """
+    if track is None:
+        from reenact.tracking.tracker import track_video
+
+        track = track_video(default_data_dir() / "drive_d0.mp4")
+    elif not isinstance(track, Track):
+        track = Track.load(track)
+    config = ConditioningConfig(crop=CropConfig(size=size))
+    stream = ConditioningStream(track.model, track.fps, (track.width, track.height), config, device)
+    order = np.flatnonzero(track.params.valid)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else lambda: None
+    times = []
+    for k in range(10 + frames):
+        params = track.params[int(order[k % len(order)])]
+        start = time.perf_counter()
+        stream(params)
+        sync()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times[10:]))
