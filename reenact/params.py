@@ -45,11 +45,13 @@ class FaceModel:
 
     def shapes(self, expression: np.ndarray) -> np.ndarray:
         """Canonical shapes float32 Tx468x3 for coefficients TxK."""
-        return self.identity + np.einsum("tk,kvc->tvc", expression, self.basis, optimize=True)
+        offsets = expression @ self.basis.reshape(self.n_components, -1)
+        return self.identity + offsets.reshape(len(expression), *self.identity.shape)
 
     def project(self, offsets: np.ndarray) -> np.ndarray:
         """Coefficients TxK of canonical offsets Tx468x3 from the identity."""
-        return np.einsum("tvc,kvc->tk", offsets, self.basis, optimize=True).astype(np.float32)
+        flat = offsets.reshape(len(offsets), -1)
+        return (flat @ self.basis.reshape(self.n_components, -1).T).astype(np.float32)
 
 
 @dataclass
@@ -92,7 +94,7 @@ class FaceParams:
 
 def place(shapes: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Canonical points TxNx3 into the image by each frame's similarity (float32 TxNx3)."""
-    world = np.einsum("ij,tjk,tnk->tni", FLIP, rotation, shapes, optimize=True) * scale[:, None, None]
+    world = shapes @ (FLIP @ rotation).transpose(0, 2, 1) * scale[:, None, None]
     world[..., :2] += translation[:, None, :]
     return world.astype(np.float32)
 
@@ -102,7 +104,7 @@ def unplace(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, s
     centred = points.astype(np.float32).copy()
     centred[..., :2] -= translation[:, None, :]
     centred /= scale[:, None, None]
-    return np.einsum("tkj,ik,tni->tnj", rotation, FLIP, centred, optimize=True).astype(np.float32)
+    return (centred @ (FLIP @ rotation)).astype(np.float32)
 
 
 @dataclass
