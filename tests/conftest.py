@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_dir() -> Path:
-    """The real clips: $REENACT_DATA, default ../shared/data beside the repository."""
-    return Path(os.environ.get("REENACT_DATA", REPO.parent / "shared" / "data"))
+from reenact.sample_data import data_dir
 
 
 @pytest.fixture(scope="session")

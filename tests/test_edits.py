@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reenact.edits import Editor, LookAt, SetEyeOpenness, Smile, Timing, TurnHead, apply_edits
+from reenact.edits import (
+    Editor,
+    LookAt,
+    SetEyeOpenness,
+    Smile,
+    Timing,
+    TurnHead,
+    apply_edits,
+)
 from reenact.geometry import euler_degrees
 from reenact.params import FaceParams, Track
 from reenact.recombine import mouth_corners, widen_range
+from reenact.sample_data import data_dir
 from reenact.tracking.canonical_face import canonical_face
 
-DATA = Path(os.environ.get("REENACT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_dir()
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,8 @@ from reenact.params import FaceParams, Track
 from reenact.recombine import (
     SUB_REGIONS,
     Component,
-    Recombiner,
     RecombineConfig,
+    Recombiner,
     RegionWeights,
     _sub_region_cores,
     neutral_frame,
@@ -25,8 +23,9 @@ from reenact.recombine import (
     vertex_weights,
     widen_range,
 )
+from reenact.sample_data import data_dir
 
-DATA = Path(os.environ.get("REENACT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_dir()
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")
 

@@ -21,10 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+from reenact.sample_data import data_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("REENACT_DATA", ROOT.parent / "shared" / "data"))
+DATA = data_dir()
 
 Row = dict[str, object]
 

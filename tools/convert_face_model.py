@@ -12,13 +12,14 @@ installed reenact needs nothing from outside.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
 from mediapipe.python.solutions import face_mesh_connections as fmc
+
+from reenact.sample_data import data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reenact" / "tracking" / "data" / "canonical_face.npz"
@@ -41,7 +42,7 @@ def _eye_points(contour: np.ndarray, vertices: np.ndarray) -> dict[str, int]:
 
 
 def main() -> int:
-    data = Path(os.environ.get("REENACT_DATA", ROOT.parent / "shared" / "data"))
+    data = data_dir()
     pbtxt = (data / "face_model" / "geometry_pipeline_metadata_landmarks.pbtxt").read_text()
     basis = re.findall(r"landmark_id:\s*(\d+)\s+weight:\s*([-\d.eE+]+)", pbtxt)
     vertex_buffer = np.array(re.findall(r"vertex_buffer:\s*([-\d.eE+]+)", pbtxt), dtype=np.float64)

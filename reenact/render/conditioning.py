@@ -25,7 +25,6 @@ mean face's extreme points and an unlit patch never read as absent.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -301,25 +300,20 @@ def stack_indices(valid: np.ndarray, cuts: np.ndarray, window: int) -> np.ndarra
     return np.maximum(indices, run_start[:, None]).astype(np.int64)
 
 
-def default_data_dir() -> Path:
-    """The real clips for tests and benchmarks: $REENACT_DATA, else ../shared/data beside the repository."""
-    beside_repository = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-    return Path(os.environ.get("REENACT_DATA", beside_repository)).resolve()
-
-
 def benchmark_conditioning(
     size: int, device: str, track: Track | str | Path | None = None, frames: int = 50
 ) -> float:
     """Median milliseconds per frame of `ConditioningStream` (crop, render, stack) on a real track.
 
     `track`: a Track or a saved track file; by default drive_d0.mp4 from
-    `default_data_dir()` is tracked (needs MediaPipe). Runs 10 warm-up frames,
+    `reenact.sample_data.data_dir()` is tracked (needs MediaPipe). Runs 10 warm-up frames,
     then `frames` timed ones (the clip loops); threads are the caller's choice.
     """
     if track is None:
+        from reenact.sample_data import data_dir
         from reenact.tracking.tracker import track_video
 
-        track = track_video(default_data_dir() / "drive_d0.mp4")
+        track = track_video(data_dir() / "drive_d0.mp4")
     elif not isinstance(track, Track):
         track = Track.load(track)
     config = ConditioningConfig(crop=CropConfig(size=size))

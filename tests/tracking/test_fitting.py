@@ -7,7 +7,12 @@ import numpy as np
 from reenact.geometry import euler_degrees, rotation_from_euler
 from reenact.params import place
 from reenact.tracking.canonical_face import canonical_face
-from reenact.tracking.fitting import build_face_model, eye_state, fit_frames, weighted_similarity
+from reenact.tracking.fitting import (
+    build_face_model,
+    eye_state,
+    fit_frames,
+    weighted_similarity,
+)
 
 
 def test_weighted_similarity_recovers_a_known_transform():
