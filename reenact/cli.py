@@ -66,6 +66,143 @@ def cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_track(path: Path, role: str):
+    from reenact.params import Track
+
+    track = Track.load(path)
+    if not track.params.valid.any():
+        raise ReenactError(f"the {role} track {path} has no frame with a face")
+    return track
+
+
+def _recombine_config(args: argparse.Namespace):
+    from reenact.recombine import RecombineConfig, RegionWeights
+
+    try:
+        return RecombineConfig(
+            mode=args.mode,
+            weights=RegionWeights(mouth=args.mouth, eyes=args.eyes, brows=args.brows),
+            intensity=args.intensity,
+            relative=not args.absolute,
+            source_ref=args.source_ref,
+            target_ref=args.target_ref,
+        )
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+
+
+def _edits(args: argparse.Namespace) -> list:
+    from reenact.edits import LookAt, SetEyeOpenness, Smile, Timing, TurnHead
+
+    try:
+        timing = Timing(start=args.edit_start, end=max(args.edit_start, args.edit_end or args.edit_start),
+                        release=args.edit_release)
+        edits: list = []
+        if args.turn_head:
+            edits.append(TurnHead(*args.turn_head, timing=timing))
+        if args.smile is not None:
+            edits.append(Smile(args.smile, timing=timing))
+        if args.close_eye:
+            edits.append(SetEyeOpenness(0.0, eye=args.close_eye, timing=timing))
+        if args.look:
+            edits.append(LookAt(*args.look, timing=timing))
+        return edits
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+
+
+def _output_params(target, source, args: argparse.Namespace):
+    """Recombined (when a source is given) and edited parameters for the target's frames."""
+    from reenact.edits import Editor
+    from reenact.recombine import recombine
+
+    params = recombine(source, target, _recombine_config(args), args.loop_source) if source else target.params
+    edits = _edits(args)
+    if edits:
+        try:
+            params = Editor(target).apply(params, edits)
+        except ValueError as e:
+            raise ReenactError(str(e)) from None
+    return params
+
+
+def _video_for(track, override: Path | None, role: str) -> Path:
+    path = override or (Path(track.source) if track.source else None)
+    if path is None or not path.is_file():
+        raise ReenactError(f"the {role} video {path} is not there; give it with --{role}-video")
+    return path
+
+
+def cmd_condition(args: argparse.Namespace) -> int:
+    import itertools
+
+    import numpy as np
+
+    from reenact.pipeline.video_io import VideoReader, VideoWriter
+    from reenact.render.conditioning import ConditioningConfig, condition_clip
+    from reenact.render.crop import CropConfig
+    from reenact.render.preview import conditioning_panels, draw_window, side_by_side
+
+    target = _load_track(args.target, "target")
+    source = _load_track(args.source, "source") if args.source else None
+    params = _output_params(target, source, args)
+    n = len(params) if args.frames is None else min(args.frames, len(params))
+    try:
+        config = ConditioningConfig(crop=CropConfig(size=args.size), window=args.window)
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+    frames = condition_clip(params[:n], target.model, target.fps, (target.width, target.height),
+                            target.cuts[target.cuts < n], config)
+    target_frames = iter(VideoReader(_video_for(target, args.target_video, "target")))
+    source_frames = (itertools.cycle(VideoReader(_video_for(source, args.source_video, "source")))
+                     if source and args.loop_source else
+                     iter(VideoReader(_video_for(source, args.source_video, "source"))) if source else None)
+    labels = (["source"] if source else []) + ["target + crop", "correspondence", "shading", "eyes"]
+    blank = np.zeros((args.size, args.size, 3), np.uint8)
+    writer = None
+    with _progress_bar(n, "conditioning") as bar:
+        for conditioned, target_rgb in zip(frames, target_frames):
+            panels = [next(source_frames, blank)] if source_frames else []
+            panels += [draw_window(target_rgb, conditioned.window), *conditioning_panels(conditioned)]
+            tile = side_by_side(panels, args.size, labels)
+            if writer is None:
+                writer = VideoWriter(args.output, target.fps, tile.shape[1], tile.shape[0]).__enter__()
+            writer.write(tile)
+            bar.update(1)
+    writer.__exit__(None, None, None)
+    print(f"{n} frames of conditioning ({config.window} frames x 5 channels at {args.size}x{args.size}) -> {args.output}")
+    return 0
+
+
+def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by commands that combine a source with a target and apply edits."""
+    mix = parser.add_argument_group("recombination (with --source)")
+    mix.add_argument("--mode", default="full", choices=["full", "expression", "pose", "gaze"],
+                     help="what the source drives: full (pose, expression, gaze), expression (keeps the target's "
+                          "head pose), pose, or gaze (default full)")
+    mix.add_argument("--mouth", type=float, default=1.0, help="how much the mouth and jaw follow the source, 0..1")
+    mix.add_argument("--eyes", type=float, default=1.0, help="how much eyes, lids and gaze follow the source, 0..1")
+    mix.add_argument("--brows", type=float, default=1.0, help="how much the brows follow the source, 0..1")
+    mix.add_argument("--intensity", type=float, default=1.0,
+                     help="scale of the source's expression change: 0 neutral, 1 as driven, >1 exaggerated")
+    mix.add_argument("--absolute", action="store_true",
+                     help="transfer absolute pose/expression instead of changes from each side's neutral frame")
+    mix.add_argument("--source-ref", type=int, help="the source's neutral reference frame (default: found automatically)")
+    mix.add_argument("--target-ref", type=int, help="the target's neutral reference frame (default: found automatically)")
+    mix.add_argument("--loop-source", action="store_true",
+                     help="loop a shorter source over the whole target (default: stop at the shorter clip)")
+    edit = parser.add_argument_group("direct edits (with or without a source)")
+    edit.add_argument("--turn-head", type=float, nargs="+", metavar="DEG",
+                      help="turn the head by YAW [PITCH [ROLL]] degrees")
+    edit.add_argument("--smile", type=float, help="smile amount (1 = the target's biggest smile; negative frowns)")
+    edit.add_argument("--close-eye", choices=["both", "left", "right"], help="close an eye (the subject's left/right)")
+    edit.add_argument("--look", type=float, nargs=2, metavar=("X", "Y"),
+                      help="set the gaze, in half eye widths (x to the subject's left, y up)")
+    edit.add_argument("--edit-start", type=int, default=0, help="frame where the edits start to act (default 0)")
+    edit.add_argument("--edit-end", type=int, help="frame where they act fully (eased in between; default: at once)")
+    edit.add_argument("--edit-release", type=int, help="frame where they start to ease back out (default: never)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reenact",
@@ -95,6 +232,27 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--max-faces", type=int, default=2, help="faces to look for per frame (default 2; more is slower)")
     track.add_argument("--no-smooth", action="store_true", help="turn off temporal filtering of landmarks and pose")
     track.set_defaults(run=cmd_track)
+
+    condition = commands.add_parser(
+        "condition",
+        help="preview what the generator will be asked: source | target | conditioning images",
+        description=(
+            "Recombine a source track with a target track (or apply direct edits to the target alone), "
+            "render the conditioning images in the target's head-following crop, and write a "
+            "side-by-side review video: source frame, target frame with the crop window, "
+            "correspondence, shading and eye-map images."
+        ),
+    )
+    condition.add_argument("--target", type=Path, required=True, help="target track (.npz from `reenact track`)")
+    condition.add_argument("--source", type=Path, help="source track that drives the target (omit for edits only)")
+    condition.add_argument("-o", "--output", type=Path, required=True, help="output review video (.mp4)")
+    condition.add_argument("--target-video", type=Path, help="target video (default: the one the track was made from)")
+    condition.add_argument("--source-video", type=Path, help="source video (default: the one the track was made from)")
+    condition.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256; 512 supported)")
+    condition.add_argument("--window", type=int, default=5, help="frames in the space-time stack (default 5)")
+    condition.add_argument("--frames", type=int, help="only the first N frames")
+    _add_recombine_options(condition)
+    condition.set_defaults(run=cmd_condition)
     return parser
 
 

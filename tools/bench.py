@@ -86,7 +86,24 @@ def bench_tracking() -> list[Row]:
     return rows
 
 
-SECTIONS: dict[str, Callable[[], list[Row]]] = {"tracking": bench_tracking}
+def bench_conditioning() -> list[Row]:
+    """Crop follow + rasterise + conditioning images + space-time stack, one frame, at 256 and 512."""
+    import torch
+
+    from reenact.render.conditioning import benchmark_conditioning
+    from reenact.tracking.tracker import track_video
+
+    track = track_video(DATA / "drive_d0.mp4")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    return [
+        {"stage": f"conditioning stack (W=5) {size}x{size}", "device": device,
+         "ms_per_frame": benchmark_conditioning(size, device, track=track)}
+        for device in devices
+        for size in (256, 512)
+    ]
+
+
+SECTIONS: dict[str, Callable[[], list[Row]]] = {"tracking": bench_tracking, "conditioning": bench_conditioning}
 
 
 def main() -> int:
