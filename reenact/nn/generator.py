@@ -1,0 +1,225 @@
+"""The rendering-to-video generator: a U-Net over the space-time conditioning stack.
+
+Deep Video Portraits' generator is an encoder-decoder with skip connections that
+turns W frames of conditioning images (stacked along channels) into the current
+frame's RGB crop. This one keeps that shape and is tuned for export and CPU
+speed: stride-2 convolutions down, nearest upsampling plus a convolution up (no
+transposed convolutions, so no checkerboard), optional depthwise-separable
+convolutions, and GroupNorm or no norm at all (identical in training and
+inference at any batch size; no BatchNorm running statistics).
+
+Input: float32 B x in_channels x S x S in [-1, 1]; output: float32 B x 3 x S x S
+in [-1, 1] (tanh). S must divide by `GeneratorConfig.multiple`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Shape of a `Generator`; presets in `reenact.nn.presets` are instances of it."""
+
+    in_channels: int = 25
+    """Channels of the conditioning stack: W frames times C conditioning channels each."""
+    out_channels: int = 3
+    """Channels of the predicted image (RGB)."""
+    base_width: int = 32
+    """Feature channels at the first (highest-resolution) level; doubled at each level down."""
+    max_width: int = 256
+    """Cap on feature channels at the deep levels, where widths would otherwise keep doubling."""
+    levels: int = 4
+    """Stride-2 downsamplings after the stem; the bottleneck sits at S / (stem_stride * 2**levels)."""
+    stem_stride: Literal[1, 2] = 1
+    """2 makes the first convolution halve the resolution, so no wide layer runs at full
+    resolution (about 4x cheaper on CPU); the input is then concatenated again before the
+    output head to keep fine detail."""
+    level_convs: int = 1
+    """Extra 3x3 convolutions per level in the encoder and in the decoder (capacity)."""
+    bottleneck_blocks: int = 2
+    """Residual blocks at the bottleneck (more receptive field at little cost: low resolution)."""
+    separable: bool = False
+    """Depthwise-separable extra convolutions (depthwise 3x3 then pointwise 1x1): about
+    8x fewer FLOPs each, for CPU presets."""
+    norm: Literal["group", "none"] = "group"
+    """GroupNorm after each hidden convolution, or none (fastest to run; fine for small nets)."""
+    norm_groups: int = 8
+    """Groups of GroupNorm (capped by the channel count)."""
+    head_width: int = 16
+    """Channels of the one full-resolution layer when stem_stride is 2 (it sees the upsampled
+    features and the raw conditioning); full resolution is where narrow layers cost most."""
+
+    def __post_init__(self) -> None:
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"in_channels and out_channels must be >= 1, got {self.in_channels}, {self.out_channels}")
+        if self.base_width < 1 or self.max_width < self.base_width:
+            raise ValueError(f"need 1 <= base_width <= max_width, got {self.base_width}, {self.max_width}")
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1, got {self.levels}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.level_convs < 0 or self.bottleneck_blocks < 0:
+            raise ValueError("level_convs and bottleneck_blocks must be >= 0")
+        if self.head_width < 1:
+            raise ValueError(f"head_width must be >= 1, got {self.head_width}")
+        if self.norm not in ("group", "none"):
+            raise ValueError(f"norm must be 'group' or 'none', got {self.norm!r}")
+        if self.norm == "group":
+            widths = [self.width(i) for i in range(self.levels + 1)] + (
+                [self.head_width] if self.stem_stride == 2 else []
+            )
+            uneven = [c for c in widths if self.norm_groups < 1 or c % min(self.norm_groups, c)]
+            if uneven:
+                raise ValueError(
+                    f"norm='group' needs every width to divide by norm_groups ({self.norm_groups}); "
+                    f"widths {widths}, {uneven} do not: change base_width/max_width/head_width or norm_groups"
+                )
+
+    @property
+    def multiple(self) -> int:
+        """The input size S must divide by this (every downsampling halves it exactly)."""
+        return self.stem_stride * 2**self.levels
+
+    def width(self, level: int) -> int:
+        """Feature channels at `level` (0 = stem output)."""
+        return min(self.base_width * 2**level, self.max_width)
+
+
+def check_image_stack(x: Tensor, name: str, channels: int, multiple: int = 1) -> None:
+    """Raise ValueError unless `x` is B x channels x S x S with S divisible by `multiple`.
+
+    Plain Python checks on the static dimensions only (never the batch), so they
+    run unchanged in eager mode and while `torch.export` / ONNX export traces.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"{name}: expected a 4-D tensor B x {channels} x S x S, got shape {tuple(x.shape)}")
+    _, c, h, w = x.shape
+    if c != channels:
+        raise ValueError(f"{name}: expected {channels} channels (B x {channels} x S x S), got shape {tuple(x.shape)}")
+    if h != w or h % multiple != 0:
+        raise ValueError(f"{name}: expected square S x S with S divisible by {multiple}, got {h} x {w}")
+
+
+def _norm(channels: int, config: GeneratorConfig) -> nn.Module:
+    """GroupNorm (per sample: the same in training and inference at any batch size) or nothing."""
+    if config.norm == "none":
+        return nn.Identity()
+    return nn.GroupNorm(min(config.norm_groups, channels), channels)
+
+
+class ConvNormAct(nn.Sequential):
+    """3x3 convolution (plain or depthwise-separable), norm, LeakyReLU(0.2)."""
+
+    def __init__(
+        self, c_in: int, c_out: int, config: GeneratorConfig, stride: int = 1, separable: bool = False
+    ) -> None:
+        bias = config.norm == "none"
+        if separable:
+            conv: list[nn.Module] = [
+                nn.Conv2d(c_in, c_in, 3, stride, 1, groups=c_in, bias=False),
+                nn.Conv2d(c_in, c_out, 1, bias=bias),
+            ]
+        else:
+            conv = [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=bias)]
+        super().__init__(*conv, _norm(c_out, config), nn.LeakyReLU(0.2, inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    """Two convolutions with an identity shortcut (bottleneck capacity that trains easily)."""
+
+    def __init__(self, channels: int, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvNormAct(channels, channels, config, separable=config.separable),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=config.norm == "none"),
+            _norm(channels, config),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x + self.body(x), 0.2)
+
+
+def _level_convs(channels: int, config: GeneratorConfig) -> nn.Sequential:
+    """The `level_convs` extra same-width convolutions of one level (empty when 0)."""
+    return nn.Sequential(
+        *(ConvNormAct(channels, channels, config, separable=config.separable) for _ in range(config.level_convs))
+    )
+
+
+class UpLevel(nn.Module):
+    """Nearest x2 upsampling, concatenation with the skip, convolution (no checkerboard)."""
+
+    def __init__(self, c_in: int, c_skip: int, c_out: int, config: GeneratorConfig, refine: bool = True) -> None:
+        super().__init__()
+        self.fuse = ConvNormAct(c_in + c_skip, c_out, config)
+        self.refine = _level_convs(c_out, config) if refine else nn.Identity()
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return self.refine(self.fuse(torch.cat([x, skip], dim=1)))
+
+
+class Generator(nn.Module):
+    """U-Net generator: conditioning stack B x in_channels x S x S -> image B x 3 x S x S in [-1, 1]."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.width
+        self.stem = nn.Sequential(
+            ConvNormAct(config.in_channels, c(0), config, stride=config.stem_stride), _level_convs(c(0), config)
+        )
+        self.down = nn.ModuleList(
+            nn.Sequential(ConvNormAct(c(i - 1), c(i), config, stride=2), _level_convs(c(i), config))
+            for i in range(1, config.levels + 1)
+        )
+        self.bottleneck = nn.Sequential(
+            *(ResidualBlock(c(config.levels), config) for _ in range(config.bottleneck_blocks))
+        )
+        self.up = nn.ModuleList(UpLevel(c(i + 1), c(i), c(i), config) for i in reversed(range(config.levels)))
+        if config.stem_stride == 2:
+            # Back to full resolution, with the raw conditioning as the full-resolution skip.
+            self.head_up: UpLevel | None = UpLevel(c(0), config.in_channels, config.head_width, config, refine=False)
+            head_in = config.head_width
+        else:
+            self.head_up = None
+            head_in = c(0)
+        self.head = nn.Conv2d(head_in, config.out_channels, 3, 1, 1)
+
+    def forward(self, conditioning: Tensor) -> Tensor:
+        """float32 B x in_channels x S x S in [-1, 1] -> float32 B x out_channels x S x S in [-1, 1]."""
+        check_image_stack(conditioning, "conditioning", self.config.in_channels, self.config.multiple)
+        x = self.stem(conditioning)
+        skips = [x]
+        for down in self.down:
+            x = down(x)
+            skips.append(x)
+        x = self.bottleneck(skips.pop())
+        for up in self.up:
+            x = up(x, skips.pop())
+        if self.head_up is not None:
+            x = self.head_up(x, conditioning)
+        return torch.tanh(self.head(x))
+
+
+def build_generator(config: GeneratorConfig) -> Generator:
+    """The generator for `config` (freshly initialised)."""
+    return Generator(config)
+
+
+def generator_gflops(config: GeneratorConfig, size: int) -> float:
+    """GFLOPs (multiply and add counted apart) of one B=1 forward pass at S = `size`."""
+    with torch.device("meta"):  # shapes only: counts without computing
+        model = build_generator(config).eval()
+        x = torch.zeros(1, config.in_channels, size, size)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(x)
+    return counter.get_total_flops() / 1e9

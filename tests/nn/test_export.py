@@ -1,0 +1,109 @@
+"""ONNX export: ONNX Runtime agrees with torch, the batch axis is dynamic, metadata reads back."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from reenact.errors import FormatError
+from reenact.nn.export import (
+    FORMAT_VERSION,
+    INPUT_NAME,
+    ONNX_ATOL,
+    OUTPUT_NAME,
+    ExportMetadata,
+    benchmark_generator,
+    check_onnx,
+    export_generator,
+    read_metadata,
+)
+from reenact.nn.generator import Generator, build_generator
+from reenact.nn.presets import get_preset
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generator, Path, ExportMetadata]:
+    """The tiny generator, with weights perturbed away from their initial values, exported once."""
+    torch.manual_seed(0)
+    generator = build_generator(get_preset("tiny").generator)
+    with torch.no_grad():
+        for p in generator.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    metadata = export_generator(generator.train(), path, 64, "tiny")
+    return generator, path, metadata
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_onnx_runtime_matches_torch(exported: tuple[Generator, Path, ExportMetadata], batch: int) -> None:
+    generator, path, _ = exported
+    assert generator.training, "export must leave the generator's mode as it found it"
+    assert check_onnx(generator, path, batch=batch) <= ONNX_ATOL
+
+
+def test_onnx_interface(exported: tuple[Generator, Path, ExportMetadata]) -> None:
+    _, path, _ = exported
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,), (out,) = session.get_inputs(), session.get_outputs()
+    assert (inp.name, out.name) == (INPUT_NAME, OUTPUT_NAME)
+    assert inp.shape[1:] == [25, 64, 64] and not isinstance(inp.shape[0], int)
+    assert session.get_modelmeta().custom_metadata_map["reenact.preset"] == "tiny"
+    assert onnx.load(str(path)).opset_import[0].version == 18
+    (image,) = session.run(None, {INPUT_NAME: np.zeros((2, 25, 64, 64), np.float32)})
+    assert image.shape == (2, 3, 64, 64) and image.dtype == np.float32
+
+
+def test_metadata_reads_back(exported: tuple[Generator, Path, ExportMetadata]) -> None:
+    generator, path, metadata = exported
+    back = read_metadata(path)
+    assert back == metadata
+    assert (back.preset, back.size, back.in_channels, back.out_channels) == ("tiny", 64, 25, 3)
+    assert back.value_range == (-1.0, 1.0) and back.format_version == FORMAT_VERSION
+    assert back.generator == generator.config
+
+
+def test_metadata_refuses_other_files(exported: tuple[Generator, Path, ExportMetadata]) -> None:
+    _, _, metadata = exported
+    props = metadata.to_props()
+    with pytest.raises(FormatError, match="no reenact metadata"):
+        ExportMetadata.from_props({})
+    with pytest.raises(FormatError, match="re-export"):
+        ExportMetadata.from_props({**props, "reenact.format_version": str(FORMAT_VERSION + 1)})
+    with pytest.raises(FormatError, match="bad reenact metadata"):
+        ExportMetadata.from_props({k: v for k, v in props.items() if k != "reenact.size"})
+
+
+def test_check_onnx_fails_on_a_different_model(exported: tuple[Generator, Path, ExportMetadata]) -> None:
+    generator, path, _ = exported
+    other = build_generator(generator.config)
+    with torch.no_grad():
+        other.head.bias.fill_(1.0)
+    with pytest.raises(AssertionError, match="differ"):
+        check_onnx(other, path)
+
+
+def test_export_rejects_sizes_the_generator_cannot_take(tmp_path: Path) -> None:
+    generator = build_generator(get_preset("tiny").generator)
+    with pytest.raises(ValueError, match="divide"):
+        export_generator(generator, tmp_path / "g.onnx", 56, "tiny")
+    assert not list(tmp_path.iterdir())
+
+
+def test_benchmark_generator() -> None:
+    assert benchmark_generator("tiny", 64, "torch", batch=2, runs=3, warmup=1) > 0
+    assert benchmark_generator("tiny", 64, "onnxruntime", batch=1, runs=3, warmup=1) > 0
+    with pytest.raises(ValueError, match="onnxruntime"):
+        benchmark_generator("tiny", 64, "tensorrt", batch=1)
+
+
+def test_metadata_round_trips_every_preset_config() -> None:
+    for name in ("tiny", "cpu", "gpu"):
+        config = replace(get_preset(name).generator, in_channels=11)
+        metadata = ExportMetadata(preset=name, size=256, in_channels=11, out_channels=3, generator=config)
+        assert ExportMetadata.from_props(metadata.to_props()) == metadata

@@ -1,0 +1,154 @@
+"""Generator shapes, range, input checks, batch independence, presets, and that it learns."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from reenact.nn.generator import GeneratorConfig, build_generator, generator_gflops
+from reenact.nn.losses import weighted_l1
+from reenact.nn.presets import PRESETS, get_preset
+
+
+def _stack(batch: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("size", [64, 128])
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_generator_shape_and_range(name: str, size: int) -> None:
+    config = get_preset(name).generator
+    model = build_generator(config).eval()
+    with torch.no_grad():
+        out = model(_stack(1, config.in_channels, size))
+    assert out.shape == (1, 3, size, size)
+    assert out.dtype == torch.float32
+    assert out.abs().max() <= 1.0
+
+
+def test_output_saturates_inside_range() -> None:
+    model = build_generator(get_preset("tiny").generator).eval()
+    with torch.no_grad():
+        model.head.bias.fill_(50.0)
+        out = model(_stack(2, model.config.in_channels, 64))
+    assert out.min() >= -1.0 and out.max() <= 1.0
+    assert out.min() > 0.99
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((1, 5, 64, 64), "25 channels"),
+        ((1, 25, 56, 56), "divisible by 16"),
+        ((1, 25, 64, 32), "square"),
+        ((25, 64, 64), "4-D"),
+    ],
+)
+def test_rejects_bad_input(shape: tuple[int, ...], message: str) -> None:
+    model = build_generator(get_preset("tiny").generator)
+    with pytest.raises(ValueError, match=message):
+        model(torch.zeros(shape))
+
+
+def test_input_check_runs_under_export() -> None:
+    model = build_generator(get_preset("tiny").generator).eval()
+    with pytest.raises(ValueError, match="channels"):
+        torch.export.export(model, (torch.zeros(2, 5, 64, 64),))
+
+
+def test_same_in_train_and_eval_and_independent_of_batch() -> None:
+    """No BatchNorm surprises: a sample's output depends on neither the mode nor its batch mates."""
+    model = build_generator(get_preset("tiny").generator)
+    x = _stack(4, model.config.in_channels, 64)
+    with torch.no_grad():
+        train_batch = model.train()(x)
+        train_single = model(x[:1])
+        eval_single = model.eval()(x[:1])
+    torch.testing.assert_close(train_single, train_batch[:1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(eval_single, train_single, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("stem_stride, separable, norm", [(1, True, "none"), (2, False, "group"), (2, True, "none")])
+def test_config_variants_run(stem_stride: int, separable: bool, norm: str) -> None:
+    config = GeneratorConfig(
+        in_channels=6, base_width=8, max_width=16, levels=2, stem_stride=stem_stride, separable=separable, norm=norm
+    )
+    out = build_generator(config)(_stack(2, 6, 32))
+    assert out.shape == (2, 3, 32, 32)
+    out.mean().backward()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("in_channels", 0),
+        ("max_width", 4),
+        ("levels", 0),
+        ("stem_stride", 3),
+        ("norm", "batch"),
+        ("head_width", 0),
+        ("norm_groups", 3),
+    ],
+)
+def test_config_rejects_bad_fields(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        replace(GeneratorConfig(base_width=8), **{field: value})
+
+
+def test_cpu_preset_fits_real_time_budget() -> None:
+    """The cpu preset's cost at 256 px: measured 20.5 ms per frame in ONNX Runtime on 2 cores at 5.17 GFLOPs."""
+    assert generator_gflops(get_preset("cpu").generator, 256) < 5.5
+
+
+def test_presets_by_name() -> None:
+    assert get_preset("cpu").name == "cpu"
+    with pytest.raises(ValueError, match="tiny, cpu, gpu"):
+        get_preset("huge")
+
+
+def test_preset_conditioning_layout_is_kept_consistent() -> None:
+    preset = get_preset("tiny").with_conditioning(window=2, channels=5)
+    assert preset.generator.in_channels == 10
+    assert preset.discriminator.cond_channels == 10
+    assert preset.temporal.per_frame.cond_channels == 5
+    with pytest.raises(ValueError, match="with_conditioning"):
+        replace(preset, window=3)
+    with pytest.raises(ValueError, match="multiple"):
+        replace(preset, size=60)
+
+
+def _smooth_images(count: int, channels: int, size: int, seed: int) -> torch.Tensor:
+    """Random images in [-1, 1] with structure at a few scales (bilinear upsampled noise)."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(count, channels, size, size)
+    for cells in (4, 8, 16):
+        noise = torch.randn(count, channels, cells, cells, generator=g)
+        out += F.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False) / cells**0.5
+    return torch.tanh(out)
+
+
+def test_tiny_generator_overfits_16_frames() -> None:
+    """L1 only: the loss must end far below both its start and the best input-independent guess
+    (measured: 0.43 -> ~0.07 in 150 steps, against 0.31 for the best constant output)."""
+    torch.manual_seed(0)
+    config = get_preset("tiny").generator
+    model = build_generator(config)
+    inputs = _smooth_images(16, config.in_channels, 64, seed=1)
+    targets = _smooth_images(16, 3, 64, seed=2)
+    # The best output that ignores its input (per-pixel median of the targets) scores this:
+    constant_baseline = weighted_l1(targets.median(dim=0, keepdim=True).values.expand_as(targets), targets).item()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.no_grad():
+        first = weighted_l1(model(inputs), targets).item()
+    for _ in range(150):
+        optimizer.zero_grad(set_to_none=True)
+        loss = weighted_l1(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        last = weighted_l1(model(inputs), targets).item()
+    assert last < first / 4, (first, last)
+    assert last < constant_baseline / 2.5, (constant_baseline, last)
