@@ -103,7 +103,27 @@ def bench_conditioning() -> list[Row]:
     ]
 
 
-SECTIONS: dict[str, Callable[[], list[Row]]] = {"tracking": bench_tracking, "conditioning": bench_conditioning}
+def bench_generator() -> list[Row]:
+    """Generator forward pass per frame (random weights; speed does not depend on them), 256x256, batch 1 and 8."""
+    from reenact.nn.export import benchmark_generator
+    from reenact.nn.generator import generator_gflops
+    from reenact.nn.presets import get_preset
+
+    rows: list[Row] = []
+    for preset in ("cpu",):
+        gflops = generator_gflops(get_preset(preset).generator, 256)
+        for backend in ("onnxruntime", "torch"):
+            for batch in (1, 8):
+                rows.append({"stage": f"generator `{preset}` 256x256 ({gflops:.1f} GFLOPs)", "backend": backend,
+                             "batch": batch, "ms_per_frame": benchmark_generator(preset, 256, backend, batch=batch)})
+    return rows
+
+
+SECTIONS: dict[str, Callable[[], list[Row]]] = {
+    "tracking": bench_tracking,
+    "conditioning": bench_conditioning,
+    "generator": bench_generator,
+}
 
 
 def main() -> int:
