@@ -19,22 +19,15 @@ from reenact.edits import (
 from reenact.geometry import euler_degrees
 from reenact.params import FaceParams, Track
 from reenact.recombine import mouth_corners, widen_range
-from reenact.sample_data import data_dir
 from reenact.tracking.canonical_face import canonical_face
 
-DATA = data_dir()
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")
 
 
 @pytest.fixture(scope="module")
-def target() -> Track:
-    path = DATA / "target_wojtek.mp4"
-    if not path.is_file():
-        pytest.skip(f"real clip {path} not found (set REENACT_DATA to the folder of the test clips)")
-    from reenact.tracking.tracker import track_video
-
-    return track_video(path)
+def target(tracked) -> Track:
+    return tracked("target_wojtek.mp4")
 
 
 def _unchanged_except(edited: FaceParams, original: FaceParams, changed: tuple[str, ...]) -> None:

@@ -23,30 +23,19 @@ from reenact.recombine import (
     vertex_weights,
     widen_range,
 )
-from reenact.sample_data import data_dir
 
-DATA = data_dir()
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")
 
 
-def _track(name: str) -> Track:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"real clip {path} not found (set REENACT_DATA to the folder of the test clips)")
-    from reenact.tracking.tracker import track_video
-
-    return track_video(path)
+@pytest.fixture(scope="module")
+def source(tracked) -> Track:
+    return tracked("drive_d0.mp4")
 
 
 @pytest.fixture(scope="module")
-def source() -> Track:
-    return _track("drive_d0.mp4")
-
-
-@pytest.fixture(scope="module")
-def target() -> Track:
-    return _track("target_wojtek.mp4")
+def target(tracked) -> Track:
+    return tracked("target_wojtek.mp4")
 
 
 def _assert_params_close(a: FaceParams, b: FaceParams, atol: float = 1e-4) -> None:
