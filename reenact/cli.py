@@ -134,6 +134,7 @@ def _video_for(track, override: Path | None, role: str) -> Path:
 
 
 def cmd_condition(args: argparse.Namespace) -> int:
+    import contextlib
     import itertools
 
     import numpy as np
@@ -160,16 +161,17 @@ def cmd_condition(args: argparse.Namespace) -> int:
     labels = (["source"] if source else []) + ["target + crop", "correspondence", "shading", "eyes"]
     blank = np.zeros((args.size, args.size, 3), np.uint8)
     writer = None
-    with _progress_bar(n, "conditioning") as bar:
+    # The writer opens on the first tile (its size is known then); the ExitStack closes it, or drops
+    # the partial file if anything fails, so an earlier output is never damaged.
+    with contextlib.ExitStack() as cleanup, _progress_bar(n, "conditioning") as bar:
         for conditioned, target_rgb in zip(frames, target_frames):
             panels = [next(source_frames, blank)] if source_frames else []
             panels += [draw_window(target_rgb, conditioned.window), *conditioning_panels(conditioned)]
             tile = side_by_side(panels, args.size, labels)
             if writer is None:
-                writer = VideoWriter(args.output, target.fps, tile.shape[1], tile.shape[0]).__enter__()
+                writer = cleanup.enter_context(VideoWriter(args.output, target.fps, tile.shape[1], tile.shape[0]))
             writer.write(tile)
             bar.update(1)
-    writer.__exit__(None, None, None)
     print(f"{n} frames of conditioning ({config.window} frames x 5 channels at {args.size}x{args.size}) -> {args.output}")
     return 0
 

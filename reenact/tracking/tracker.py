@@ -15,7 +15,7 @@ import numpy as np
 
 from reenact.errors import NoFaceError
 from reenact.geometry import rotation_from_vector, rotation_to_vector
-from reenact.params import Track
+from reenact.params import FaceParams, Track
 from reenact.pipeline.video_io import VideoReader
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.cuts import CutConfig, CutDetector
@@ -122,7 +122,7 @@ def fit_track(clip: ClipLandmarks, config: TrackerConfig = TrackerConfig(), sour
     )
 
 
-def smooth_pose(params, clip: ClipLandmarks, config: OneEuroConfig) -> None:
+def smooth_pose(params: FaceParams, clip: ClipLandmarks, config: OneEuroConfig) -> None:
     """One Euro filter the head pose in place (axis-angle, translation, log-scale), restarting at cuts."""
     valid = params.valid
     pose = np.full((len(valid), 6), np.nan)
