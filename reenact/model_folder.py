@@ -1,0 +1,168 @@
+"""A trained target's model folder: the contract between `reenact train` and everything that renders.
+
+    models/NAME/
+      model.json       ModelInfo: preset, crop size, window W, data hash, metrics, versions
+      generator.pt     EMA generator weights (a state dict, loaded with weights_only=True)
+      generator.onnx   the same generator exported (opset 18, metadata embedded)
+      track.npz        the target's track: its face model, expression basis and per-frame parameters
+      checkpoint.pt    full training state, for --resume (not needed to render)
+      previews/, log.csv, cache/   training outputs a person can look at, and the dataset cache
+
+The renderers need only model.json, a generator file and track.npz: the
+target's face model drives recombination and conditioning, and its clip is the
+live background.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from reenact.errors import FormatError, InputError
+from reenact.nn.generator import GeneratorConfig
+from reenact.render.conditioning import ConditioningConfig
+from reenact.render.crop import CropConfig
+
+FORMAT_VERSION = 1
+"""Version of model.json's layout; readers refuse others."""
+MODEL_JSON = "model.json"
+GENERATOR_WEIGHTS = "generator.pt"
+GENERATOR_ONNX = "generator.onnx"
+TRACK = "track.npz"
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model folder says about its model (model.json)."""
+
+    preset: str
+    """Network preset name (tiny, cpu, gpu)."""
+    size: int
+    """S: crop size the generator works at."""
+    window: int
+    """W: conditioning frames per generator input."""
+    channels: int
+    """C: conditioning channels per frame."""
+    crop_margin: float
+    """Crop side over the mean face's height (`CropConfig.margin`)."""
+    generator: GeneratorConfig
+    """The generator's full shape."""
+    data_hash: str
+    """sha256 of the target clip's bytes (which clip it was trained on)."""
+    source: str
+    """Path of the target clip when trained."""
+    fps: float
+    """The target clip's frame rate."""
+    frames: int
+    """Frames in the target clip."""
+    validation: tuple[int, int]
+    """[start, end) frames held out for validation (the clip's contiguous tail)."""
+    steps: int = 0
+    """Training steps done."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Validation metrics of the exported (EMA) generator, e.g. psnr, ssim."""
+    reenact_version: str = ""
+    """reenact version that trained it."""
+    format_version: int = FORMAT_VERSION
+    """model.json layout version."""
+
+    def conditioning(self) -> ConditioningConfig:
+        """The conditioning layout the generator was trained on (renderers must use the same)."""
+        return ConditioningConfig(crop=CropConfig(size=self.size, margin=self.crop_margin), window=self.window)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = MODEL_JSON) -> ModelInfo:
+        """Parse model.json; FormatError when it is damaged or of another version."""
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{source} is not valid JSON ({e})") from None
+        version = values.get("format_version") if isinstance(values, dict) else None
+        if version != FORMAT_VERSION:
+            raise FormatError(f"{source}: model format version {version}, this reenact reads {FORMAT_VERSION}; retrain")
+        try:
+            values["generator"] = GeneratorConfig(**values["generator"])
+            values["validation"] = tuple(values["validation"])
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"{source}: bad model description ({e})") from None
+
+
+def file_hash(path: str | os.PathLike, length: int = 16) -> str:
+    """First `length` hex digits of the sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary name beside `path`, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """A model folder on disk (see the module docstring for its files)."""
+
+    path: Path
+
+    @property
+    def info_path(self) -> Path:
+        return self.path / MODEL_JSON
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / GENERATOR_WEIGHTS
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / GENERATOR_ONNX
+
+    @property
+    def track_path(self) -> Path:
+        return self.path / TRACK
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def info(self) -> ModelInfo:
+        return ModelInfo.from_json(self.info_path.read_text(), source=str(self.info_path))
+
+    def write_info(self, info: ModelInfo) -> None:
+        write_atomic(self.info_path, info.to_json().encode())
+
+    def model_hash(self) -> str:
+        """Identity of the exported generator (sha256 of generator.onnx): keys engine caches, labels outputs."""
+        return file_hash(self.onnx_path)
+
+    def load_track(self):
+        """The target's `Track` (face model and per-frame parameters)."""
+        from reenact.params import Track
+
+        return Track.load(self.track_path)
+
+
+def open_model(path: str | os.PathLike) -> ModelFolder:
+    """The model folder at `path`, checked to hold what rendering needs; InputError/FormatError say what is wrong."""
+    folder = ModelFolder(Path(path))
+    if not folder.path.is_dir():
+        raise InputError(f"model folder not found: {folder.path} (train one with `reenact train CLIP -o {folder.path}`)")
+    if not folder.info_path.is_file():
+        raise InputError(f"{folder.path} is not a trained reenact model (no {MODEL_JSON}); train it with `reenact train`")
+    folder.info()  # parse now: a damaged or old model.json fails here with its reason
+    for needed in (folder.weights_path, folder.onnx_path, folder.track_path):
+        if not needed.is_file():
+            raise InputError(f"model {folder.path} is incomplete: {needed.name} is missing (retrain or re-export)")
+    return folder
