@@ -166,3 +166,40 @@ def open_model(path: str | os.PathLike) -> ModelFolder:
         if not needed.is_file():
             raise InputError(f"model {folder.path} is incomplete: {needed.name} is missing (retrain or re-export)")
     return folder
+
+
+def save_model(path: str | os.PathLike, generator, info: ModelInfo, track) -> ModelFolder:
+    """Write a renderable model folder: generator weights and ONNX export, the target's track, model.json last.
+
+    model.json is written last, so a folder interrupted while saving is never
+    taken for a complete model by `open_model`.
+    """
+    import torch
+
+    from reenact.nn.export import export_generator
+
+    folder = ModelFolder(Path(path))
+    folder.path.mkdir(parents=True, exist_ok=True)
+    tmp = folder.weights_path.with_name(f".{GENERATOR_WEIGHTS}.tmp")
+    torch.save(generator.state_dict(), tmp)
+    os.replace(tmp, folder.weights_path)
+    export_generator(generator, folder.onnx_path, info.size, info.preset)
+    track.save(folder.track_path)
+    folder.write_info(info)
+    return folder
+
+
+def load_generator(folder: ModelFolder, device: str = "cpu"):
+    """The folder's generator in torch, in eval mode on `device` (weights loaded with weights_only=True)."""
+    import torch
+
+    from reenact.nn.generator import build_generator
+
+    info = folder.info()
+    generator = build_generator(info.generator)
+    try:
+        state = torch.load(folder.weights_path, map_location=device, weights_only=True)
+        generator.load_state_dict(state)
+    except (RuntimeError, OSError, KeyError) as e:
+        raise FormatError(f"{folder.weights_path}: cannot load the generator weights ({e})") from None
+    return generator.to(device).eval()

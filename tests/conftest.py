@@ -51,3 +51,28 @@ def tracked(detected):
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def random_model(tmp_path_factory, tracked, data: Path):
+    """A renderable model folder for target_wojtek with an untrained `tiny` generator (64 px): for
+    tests of the plumbing (backends, pipeline, eval outputs) that do not judge image quality."""
+    import torch
+
+    from reenact import __version__
+    from reenact.model_folder import ModelInfo, file_hash, save_model
+    from reenact.nn.generator import build_generator
+    from reenact.nn.presets import get_preset
+
+    torch.manual_seed(0)
+    preset = get_preset("tiny")
+    track = tracked("target_wojtek.mp4")
+    clip = data / "target_wojtek.mp4"
+    track.source = str(clip)
+    n = track.n_frames
+    info = ModelInfo(
+        preset=preset.name, size=preset.size, window=preset.window, channels=preset.channels,
+        crop_margin=1.8, generator=preset.generator, data_hash=file_hash(clip), source=str(clip),
+        fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__,
+    )
+    return save_model(tmp_path_factory.mktemp("models") / "wojtek_random", build_generator(preset.generator), info, track)
