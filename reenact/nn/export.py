@@ -9,12 +9,15 @@ B x 3 x S x S in [-1, 1]; the batch axis is dynamic, S is fixed at export.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -124,18 +127,8 @@ def export_generator(generator: Generator, path: str | os.PathLike, size: int, p
     was_training = generator.training
     generator.eval()
     try:
-        # Batch 2 as the example: torch.export specialises an example dimension of 1.
-        example = torch.zeros(2, config.in_channels, size, size)
-        program = torch.onnx.export(
-            generator,
-            (example,),
-            dynamo=True,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes={"conditioning": {0: torch.export.Dim("batch", min=1, max=1024)}},
-            verbose=False,
-        )
+        with _quiet_exporter():
+            program = _export_program(generator, config.in_channels, size)
     finally:
         generator.train(was_training)
     program.model.metadata_props.update(metadata.to_props())
@@ -144,6 +137,36 @@ def export_generator(generator: Generator, path: str | os.PathLike, size: int, p
     program.save(tmp, external_data=False)
     os.replace(tmp, path)
     return metadata
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Keep the exporter's chatter (warnings that torchvision is absent, deprecations) off the user's terminal."""
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        exporter_log.setLevel(level)
+
+
+def _export_program(generator: Generator, in_channels: int, size: int) -> torch.onnx.ONNXProgram:
+    """torch.onnx's dynamo export of the generator with a dynamic batch axis."""
+    # Batch 2 as the example: torch.export specialises an example dimension of 1.
+    example = torch.zeros(2, in_channels, size, size)
+    return torch.onnx.export(
+        generator,
+        (example,),
+        dynamo=True,
+        opset_version=OPSET,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes={"conditioning": {0: torch.export.Dim("batch", min=1, max=1024)}},
+        verbose=False,
+    )
 
 
 def read_metadata(path: str | os.PathLike) -> ExportMetadata:
