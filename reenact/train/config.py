@@ -1,0 +1,117 @@
+"""Training settings and the named training presets (tiny, cpu, gpu).
+
+A training preset pairs a network preset (`reenact.nn.presets`) with loop
+settings. The CLI overrides fields one by one (`--steps`, `--batch-size`,
+`--size`) and `TrainConfig.check` holds every cross-field rule in one place.
+
+Loss weights follow pix2pixHD / DVP practice: L1 dominates (it alone gives
+PSNR), the hinge adversarial and feature-matching terms add the high
+frequencies L1 blurs away. The adversarial phase starts after `adv_start`
+steps: a generator that already reconstructs coarsely gives the discriminator
+something meaningful to judge, and the L1-only steps cost a third as much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from reenact.nn.presets import NetworkPreset, get_preset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run's settings."""
+
+    preset: str
+    """Network preset name (tiny, cpu, gpu)."""
+    size: int
+    """Crop size S trained at (the preset's by default)."""
+    steps: int
+    """Optimisation steps in total (a resumed run continues up to this)."""
+    batch_size: int
+    """Frames per step: batch_size / K runs of K consecutive frames (K: the temporal discriminator's frames)."""
+    lr_generator: float = 2e-4
+    """Adam learning rate of the generator."""
+    lr_discriminator: float = 2e-4
+    """Adam learning rate of both discriminators."""
+    betas: tuple[float, float] = (0.5, 0.999)
+    """Adam betas (pix2pix's: a short first-moment memory suits the moving GAN objective)."""
+    l1_weight: float = 20.0
+    """Weight of the masked L1 reconstruction loss."""
+    region_weight: float = 4.0
+    """Extra L1 weight on the mouth-and-eyes region (1 + this there)."""
+    face_weight: float = 1.0
+    """Extra L1 weight on the rendered face (1 + this there)."""
+    adversarial_weight: float = 1.0
+    """Weight of the generator's hinge loss (per-frame discriminator)."""
+    temporal_weight: float = 0.5
+    """Weight of the temporal discriminator's terms, relative to the per-frame ones."""
+    feature_matching_weight: float = 2.0
+    """Weight of the discriminator feature-matching loss."""
+    adv_start: int = 0
+    """Step at which the discriminators and adversarial losses start (L1 only before)."""
+    ema_decay: float = 0.999
+    """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
+    seed: int = 0
+    """Seed of weight initialisation and batch sampling."""
+    validation_fraction: float = 0.1
+    """Fraction of the clip held out at its end for validation."""
+    validation_frames: int = 48
+    """Held-out frames scored at each validation (evenly spread over the tail)."""
+    preview_every: int = 250
+    """Steps between preview grids and validation scores."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints (one is also written at the end and on Ctrl-C)."""
+    amp: bool = True
+    """bfloat16 autocast on CUDA (ignored on CPU)."""
+
+    def check(self, network: NetworkPreset, world_size: int = 1) -> None:
+        """Every cross-field rule, each with what to do; ValueError on the first broken one."""
+        k = network.temporal.frames
+        multiple = max(network.generator.multiple, network.discriminator.multiple, network.temporal.per_frame.multiple)
+        if self.size % multiple:
+            raise ValueError(f"--size {self.size} must divide by {multiple} for the {self.preset} networks")
+        if self.steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+        if self.batch_size < k or self.batch_size % (k * world_size):
+            raise ValueError(
+                f"--batch-size {self.batch_size} must be a multiple of {k * world_size} (runs of K={k} consecutive "
+                f"frames for the temporal discriminator" + (f", times {world_size} GPUs)" if world_size > 1 else ")")
+            )
+        if not 0 < self.validation_fraction < 0.5:
+            raise ValueError(f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
+        if self.preview_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("preview_every and checkpoint_every must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    # Tests and smoke runs: 64 px, a minute on CPU.
+    "tiny": TrainConfig(
+        preset="tiny", size=64, steps=300, batch_size=8, lr_generator=1e-3, lr_discriminator=5e-4,
+        adv_start=150, preview_every=100, checkpoint_every=100, validation_frames=16,
+    ),
+    # The live-on-CPU model: trained here in tens of minutes to hours; on a GPU, in minutes.
+    "cpu": TrainConfig(
+        preset="cpu", size=256, steps=6000, batch_size=6, lr_generator=5e-4, lr_discriminator=2e-4,
+        adv_start=1000, preview_every=250, checkpoint_every=250,
+    ),
+    # Quality on a GPU at 512 px.
+    "gpu": TrainConfig(preset="gpu", size=512, steps=60000, batch_size=12, adv_start=5000, preview_every=1000,
+                       checkpoint_every=2000),
+}
+"""Training presets by name; each names the network preset of the same name."""
+
+
+def train_preset(name: str, **overrides) -> TrainConfig:
+    """The training preset `name` with fields replaced by `overrides` (those that are not None)."""
+    if name not in TRAIN_PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(TRAIN_PRESETS)}")
+    return replace(TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPreset:
+    """The network preset of `config`, sized for the conditioning layout (W frames of C channels)."""
+    return replace(get_preset(config.preset).with_conditioning(window, channels), size=config.size)
