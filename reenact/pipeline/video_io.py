@@ -3,7 +3,9 @@
 PyAV is the primary decoder and encoder; frames decode through OpenCV where PyAV
 is absent (the GPU machine has cv2 but no av), so training can run there.
 Outputs are written to a temporary name and renamed into place on success,
-so a failed run never damages an existing file.
+so a failed run never damages an existing file. A writer can copy another
+file's audio stream packet for packet (no re-encode), so a re-rendered clip
+keeps its sound and timing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import numpy as np
 
@@ -27,6 +30,9 @@ except ImportError:  # pragma: no cover - exercised on machines without PyAV
 class VideoReader:
     """Iterate a video file's frames as RGB uint8 HxWx3 arrays.
 
+    Besides `fps` (float) it exposes the exact frame `rate` (a Fraction, so a
+    29.97 clip stays 30000/1001), the video stream's `time_base` (None when
+    OpenCV reads the file) and `has_audio`, so a writer can reproduce them.
     Raises `InputError` (one clear sentence) for a missing file, a file that is
     not a video, or a video without frames.
     """
@@ -57,12 +63,14 @@ class VideoReader:
             container.close()
             raise InputError(f"{self.path} holds no video stream")
         stream = container.streams.video[0]
-        self.fps = float(stream.average_rate or stream.guessed_rate or 25)
+        self.rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        self.fps = float(self.rate)
+        self.time_base: Fraction | None = stream.time_base
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
         if stream.frames:
             self.n_frames = int(stream.frames)
         elif stream.duration and stream.time_base:
-            self.n_frames = int(round(float(stream.duration * stream.time_base) * self.fps))
+            self.n_frames = round(float(stream.duration * stream.time_base) * self.fps)
         else:
             self.n_frames = 0
         self.has_audio = bool(container.streams.audio)
@@ -75,6 +83,8 @@ class VideoReader:
         if not cap.isOpened():
             raise InputError(f"{self.path} is not a readable video")
         self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 25)
+        self.rate = Fraction(self.fps).limit_denominator(1001)
+        self.time_base = None  # OpenCV does not report it.
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.n_frames = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
@@ -122,60 +132,143 @@ class VideoWriter:
 
     Frames go to a hidden temporary file beside `path`; `close()` renames it
     into place. Leaving the `with` block by an exception removes the temporary
-    file unless `keep_partial` is set (Ctrl-C should still leave a playable file).
-    `metadata` is written into the container (e.g. that the video is synthetic).
+    file unless `keep_partial` is set: then what was written is finished into a
+    playable file (what Ctrl-C in a long offline run should leave).
+
+    `fps` may be a float or an exact Fraction (`VideoReader.rate`); `time_base`
+    sets the MP4 track's time base (pass `VideoReader.time_base` to keep the
+    input's). `metadata` is written into the container; keys outside MP4's
+    standard set (title, comment, description, ...) are kept too.
+
+    `audio_from` names a file whose first audio stream is copied packet for
+    packet, without re-encoding: packets keep their bytes and their timing
+    relative to that file's first video frame, and those starting after the
+    last written video frame are left out (a run stopped early, or one that
+    wrote only part of the clip, gets the matching stretch of sound). A file
+    without audio adds none; `has_audio` tells which happened.
     """
 
     def __init__(
         self,
         path: str | Path,
-        fps: float,
+        fps: float | Fraction,
         width: int,
         height: int,
         metadata: dict[str, str] | None = None,
         crf: int = 18,
+        *,
+        audio_from: str | Path | None = None,
+        time_base: Fraction | None = None,
+        keep_partial: bool = False,
     ) -> None:
         if av is None:
             raise InputError("writing video needs PyAV: pip install av")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
-        for key, value in (metadata or {}).items():
-            self._container.metadata[key] = value
-        rate = Fraction(fps).limit_denominator(1001)
-        self._stream = self._container.add_stream("libx264", rate=rate)
-        # H.264 with yuv420p needs even dimensions.
-        self._stream.width, self._stream.height = width - width % 2, height - height % 2
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self.width, self.height = width, height
+        self.rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        if self.rate <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
         self.frames_written = 0
-        self.keep_partial = False
+        self.keep_partial = keep_partial
+        self._audio_in = self._audio_out = None
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        # Without use_metadata_tags the MP4 muxer silently drops keys outside the iTunes set.
+        options = {"movflags": "use_metadata_tags"} if metadata else {}
+        self._container = av.open(str(self._tmp), mode="w", format="mp4", container_options=options)
+        try:
+            for key, value in (metadata or {}).items():
+                self._container.metadata[key] = value
+            self._stream = self._container.add_stream("libx264", rate=self.rate)
+            # H.264 with yuv420p needs even dimensions.
+            self._stream.width, self._stream.height = width - width % 2, height - height % 2
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+            if time_base is not None:
+                self._stream.time_base = time_base
+            self._audio_out = self._open_audio(Path(audio_from)) if audio_from is not None else None
+        except BaseException:
+            self.abort()
+            raise
+
+    @property
+    def has_audio(self) -> bool:
+        """An audio stream is being copied into the output."""
+        return self._audio_out is not None
+
+    def _open_audio(self, source: Path):
+        """Add a copy of `source`'s first audio stream to the output (None if it has none)."""
+        try:
+            self._audio_in = av.open(str(source))
+        except (av.error.FFmpegError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read audio from {source}: {e}") from None
+        if not self._audio_in.streams.audio:
+            self._audio_in.close()
+            self._audio_in = None
+            return None
+        audio = self._audio_in.streams.audio[0]
+        try:
+            out = self._container.add_stream_from_template(audio)
+        except ValueError:
+            raise InputError(
+                f"the {audio.codec_context.name} audio of {source} cannot be copied into MP4 unchanged; "
+                "convert it (e.g. to AAC) first, or write without audio"
+            ) from None
+        # Audio keeps its offset from the source's first video frame, which becomes our time 0.
+        video = self._audio_in.streams.video[0] if self._audio_in.streams.video else None
+        start = (video.start_time or 0) * video.time_base if video is not None else 0
+        self._audio_shift = round(start / audio.time_base)
+        self._audio_base = audio.time_base
+        self._audio_packets = (p for p in self._audio_in.demux(audio) if p.size and p.dts is not None)
+        self._audio_next = next(self._audio_packets, None)
+        return out
+
+    def _copy_audio(self, until: Fraction) -> None:
+        """Mux the source's audio packets that start before `until` seconds of output."""
+        while self._audio_next is not None and (self._audio_next.pts - self._audio_shift) * self._audio_base < until:
+            packet = self._audio_next
+            packet.pts -= self._audio_shift
+            packet.dts -= self._audio_shift
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+            self._audio_next = next(self._audio_packets, None)
 
     def write(self, rgb: np.ndarray) -> None:
-        """Append one RGB uint8 HxWx3 frame."""
+        """Append one RGB uint8 HxWx3 frame of the size given at construction."""
+        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
+            raise ValueError(
+                f"frames must be uint8 {self.height}x{self.width}x3 RGB, got {rgb.dtype} {'x'.join(map(str, rgb.shape))}"
+            )
         h, w = self._stream.height, self._stream.width
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+        frame.pts, frame.time_base = self.frames_written, 1 / self.rate
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames_written += 1
+        if self._audio_out is not None:
+            self._copy_audio(self.frames_written / self.rate)
 
     def close(self) -> None:
-        """Flush the encoder and move the file into place."""
+        """Flush the encoder, add the audio up to the last frame's end and move the file into place."""
         if self.frames_written == 0:
             self.abort()
             raise ValueError(f"no frames were written to {self.path}")
         for packet in self._stream.encode():
             self._container.mux(packet)
+        if self._audio_out is not None:
+            self._copy_audio(self.frames_written / self.rate)
+            self._audio_in.close()
         self._container.close()
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop the partial file."""
+        if self._audio_in is not None:
+            self._audio_in.close()
         self._container.close()
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
