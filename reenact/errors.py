@@ -19,3 +19,7 @@ class NoFaceError(ReenactError):
 
 class FormatError(ReenactError):
     """A saved file (track, model) is corrupt or of another format version."""
+
+
+class BackendUnavailableError(ReenactError):
+    """An inference backend cannot run here (package, provider or GPU missing); the message names the fix."""
