@@ -18,7 +18,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def assert_one_clear_line(code: int, err: str, expected: str) -> None:
     """Exit status 2 and exactly one error line on stderr (besides progress-bar redraws), no traceback."""
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "frame/s" not in line]
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "%|" not in line]
     assert code == EXIT_USER_ERROR
     assert len(lines) == 1 and "Traceback" not in err, err
     assert expected in lines[0], lines[0]

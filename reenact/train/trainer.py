@@ -120,7 +120,7 @@ class Trainer:
         weight = 1 + config.face_weight * batch.face.float() + config.region_weight * batch.region.float()
         l1 = weighted_l1(fake.float(), batch.real, weight)
         loss = config.l1_weight * l1
-        losses["l1"] = float(l1)
+        losses["l1"] = float(l1.detach())
         if real_features is not None:
             for module in (self.discriminator, self.temporal):
                 module.requires_grad_(False)
