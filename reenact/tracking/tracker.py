@@ -15,12 +15,12 @@ import numpy as np
 
 from reenact.errors import NoFaceError
 from reenact.geometry import rotation_from_vector, rotation_to_vector
-from reenact.params import FaceParams, Track
+from reenact.params import FaceModel, FaceParams, Track
 from reenact.pipeline.video_io import VideoReader
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.cuts import CutConfig, CutDetector
 from reenact.tracking.filters import OneEuroConfig, smooth_sequence
-from reenact.tracking.fitting import FitConfig, fit_clip
+from reenact.tracking.fitting import FitConfig, fit_clip, fit_error, fit_frames, scatter
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
 
 Progress = Callable[[int], None]
@@ -94,8 +94,11 @@ def smooth_landmarks(clip: ClipLandmarks, config: OneEuroConfig) -> np.ndarray:
     return smooth_sequence(clip.landmarks, clip.valid, clip.cuts, clip.fps, config).astype(np.float32)
 
 
-def fit_track(clip: ClipLandmarks, config: TrackerConfig = TrackerConfig(), source: str = "") -> Track:
-    """Build the face model from a clip's detections and fit every frame into a Track."""
+def fit_track(
+    clip: ClipLandmarks, config: TrackerConfig = TrackerConfig(), source: str = "", model: FaceModel | None = None
+) -> Track:
+    """Fit every frame of a clip's detections into a Track: against `model` when given (another clip of a
+    subject whose model was already built, e.g. a trained target's), else a model built from this clip."""
     n_valid = int(clip.valid.sum())
     if n_valid == 0:
         raise NoFaceError(f"no face found in any of the {len(clip.valid)} frames of {source or 'the clip'}")
@@ -105,7 +108,13 @@ def fit_track(clip: ClipLandmarks, config: TrackerConfig = TrackerConfig(), sour
             f"(need {config.min_valid_fraction:.0%})"
         )
     landmarks = smooth_landmarks(clip, config.landmark_filter) if config.smooth else clip.landmarks
-    model, params, errors = fit_clip(landmarks, clip.valid, config.fit)
+    if model is None:
+        model, params, errors = fit_clip(landmarks, clip.valid, config.fit)
+    else:
+        fitted = fit_frames(landmarks[clip.valid], model)
+        errors = np.full(len(clip.valid), np.nan, dtype=np.float32)
+        errors[clip.valid] = fit_error(fitted, model, landmarks[clip.valid])
+        params = scatter(fitted, clip.valid)
     if config.smooth:
         smooth_pose(params, clip, config.pose_filter)
     return Track(
@@ -135,6 +144,11 @@ def smooth_pose(params: FaceParams, clip: ClipLandmarks, config: OneEuroConfig) 
     params.scale[valid] = np.exp(pose[valid, 5])
 
 
-def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: Progress | None = None) -> Track:
-    """Track a video end to end."""
-    return fit_track(detect_clip(path, config, progress), config, source=str(path))
+def track_video(
+    path: str | Path,
+    config: TrackerConfig = TrackerConfig(),
+    progress: Progress | None = None,
+    model: FaceModel | None = None,
+) -> Track:
+    """Track a video end to end (fitted against `model` when given, see `fit_track`)."""
+    return fit_track(detect_clip(path, config, progress), config, source=str(path), model=model)
