@@ -215,8 +215,108 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_backend(args: argparse.Namespace, folder):
+    """The inference backend the options ask for; says which one `auto` picked."""
+    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.selection import open_backend
+
+    try:
+        config = BackendConfig(backend=args.backend, device=args.device, threads=args.threads)
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+    selection = open_backend(folder, config)
+    skipped = ", ".join(str(candidate) for candidate, _ in selection.skipped)
+    print(f"backend: {selection.backend.describe()}" + (f" (not available here: {skipped})" if skipped else ""),
+          file=sys.stderr)
+    return selection.backend
+
+
+def _target_track(folder, clip: Path):
+    """The target clip's track in the model's face model: the model's own track for its training clip,
+    else the clip tracked now and fitted against the model (its identity is what the generator knows)."""
+    from reenact.model_folder import file_hash
+    from reenact.pipeline.video_io import VideoReader
+    from reenact.tracking.tracker import track_video
+
+    if file_hash(clip) == folder.info().data_hash:
+        return folder.load_track()
+    model = folder.load_track().model
+    with _progress_bar(VideoReader(clip).n_frames, "tracking target") as bar:
+        return track_video(clip, progress=bar.update, model=model)
+
+
+def _source_track(clip: Path):
+    from reenact.pipeline.video_io import VideoReader
+    from reenact.tracking.tracker import track_video
+
+    with _progress_bar(VideoReader(clip).n_frames, "tracking source") as bar:
+        return track_video(clip, progress=bar.update)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`run` (a source drives the target clip) and `edit` (direct edits of the target clip)."""
+    import itertools
+
+    from reenact.model_folder import open_model
+    from reenact.pipeline.label import synthetic_metadata
+    from reenact.pipeline.offline import OfflineConfig, rerender_clip
+    from reenact.pipeline.stages import Composite, Conditioner, Generate
+    from reenact.pipeline.video_io import VideoReader
+    from reenact.render.blend import BlendConfig
+
+    folder = open_model(args.model)
+    target = _target_track(folder, args.target)
+    source_path = getattr(args, "source", None)
+    source = _source_track(source_path) if source_path else None
+    params = _output_params(target, source, args)
+    if not params.valid.any():
+        raise ReenactError(f"no frame of {args.target} shows a face; nothing to re-render")
+    backend = _open_backend(args, folder)
+    reader = VideoReader(args.target)
+    metadata = synthetic_metadata(folder.model_hash(), folder.path.name, extra={
+        "command": args.command, "target": str(args.target), "source": str(source_path or "")})
+    source_frames = None
+    if source_path and args.review:
+        source_frames = itertools.cycle(VideoReader(source_path)) if args.loop_source else iter(VideoReader(source_path))
+    try:
+        blend_config = BlendConfig(mask=args.mask, method=args.blend)
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+    config = OfflineConfig(batch=args.batch, review=args.review, metadata=metadata)
+    total = min(len(params), reader.n_frames) if reader.n_frames else len(params)
+    with _progress_bar(total, "rendering") as bar:
+        summary = rerender_clip(
+            args.target, params, target.cuts, args.output, Conditioner(folder, reader.fps, (reader.width, reader.height)),
+            Generate(backend), Composite(blend_config, mark=args.watermark), config, source_frames, bar.update,
+        )
+    print(f"{summary.line()} -> {args.output}" + (f" (review: {args.review})" if args.review else ""))
+    return 0
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    """Inference and output options of the commands that render video."""
+    infer = parser.add_argument_group("inference")
+    infer.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                       help="generator backend; auto takes the fastest present (TensorRT > ONNX Runtime CUDA > "
+                            "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
+    infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
+    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--blend", default="feather", choices=["feather", "poisson"],
+                     help="paste-back: feathered edge with colour matching at the seam (default), or Poisson")
+    out.add_argument("--mask", default="crop", choices=["crop", "face"],
+                     help="what is pasted back: the whole generated crop (default) or only the face and its surround")
+    out.add_argument("--watermark", action="store_true", help="add a small visible 'synthetic' mark")
+
+
 def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by commands that combine a source with a target and apply edits."""
+    _add_mix_options(parser)
+    _add_edit_options(parser)
+
+
+def _add_mix_options(parser: argparse.ArgumentParser) -> None:
+    """How a source drives the target."""
     mix = parser.add_argument_group("recombination (with --source)")
     mix.add_argument("--mode", default="full", choices=["full", "expression", "pose", "gaze"],
                      help="what the source drives: full (pose, expression, gaze), expression (keeps the target's "
@@ -232,6 +332,10 @@ def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
     mix.add_argument("--target-ref", type=int, help="the target's neutral reference frame (default: found automatically)")
     mix.add_argument("--loop-source", action="store_true",
                      help="loop a shorter source over the whole target (default: stop at the shorter clip)")
+
+
+def _add_edit_options(parser: argparse.ArgumentParser) -> None:
+    """Direct edits of the output parameters, keyframed."""
     edit = parser.add_argument_group("direct edits (with or without a source)")
     edit.add_argument("--turn-head", type=float, nargs="+", metavar="DEG",
                       help="turn the head by YAW [PITCH [ROLL]] degrees")
@@ -321,6 +425,47 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="start over in an output folder that holds another run")
     train.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
     train.set_defaults(run=cmd_train)
+
+    run = commands.add_parser(
+        "run",
+        help="re-render a clip of the target driven by a source video (audio and background kept)",
+        description=(
+            "A source actor drives the target: the target clip's frames are the background, the source's head "
+            "pose, expression and gaze (relative to each one's neutral frame) are transferred, and the trained "
+            "generator renders the target's face, blended back into every frame. Every frame is kept at the "
+            "clip's frame rate, its audio is copied unchanged, frames without a face pass through untouched. "
+            "The output is labelled as synthetic in its metadata."
+        ),
+    )
+    run.add_argument("--model", type=Path, required=True, help="trained model folder (from `reenact train`)")
+    run.add_argument("--target", type=Path, required=True, help="clip of the target person to re-render")
+    run.add_argument("--source", type=Path, required=True, help="video of the source actor who drives")
+    run.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
+    run.add_argument("--review", "--side-by-side", dest="review", type=Path,
+                     help="also write a review video: source | target | result")
+    run.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    _add_render_options(run)
+    _add_mix_options(run)
+    _add_edit_options(run)
+    run.set_defaults(run=cmd_run)
+
+    edit = commands.add_parser(
+        "edit",
+        help="edit a clip of the target directly: smile, close an eye, turn the head, look elsewhere",
+        description=(
+            "Re-render a clip of the target with direct edits of its own tracked parameters (no source "
+            "actor): --smile, --close-eye, --turn-head, --look, each eased in and out over keyframes. "
+            "Audio and background are kept; the output is labelled as synthetic."
+        ),
+    )
+    edit.add_argument("--model", type=Path, required=True, help="trained model folder (from `reenact train`)")
+    edit.add_argument("--target", type=Path, required=True, help="clip of the target person to edit")
+    edit.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
+    edit.add_argument("--review", "--side-by-side", dest="review", type=Path, help="also write target | result")
+    edit.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    _add_render_options(edit)
+    _add_edit_options(edit)
+    edit.set_defaults(run=cmd_run)
     return parser
 
 
