@@ -14,30 +14,21 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from reenact.runtime.timing import median_ms
 from reenact.sample_data import data_dir
 
 DATA = data_dir()
 
 Row = dict[str, object]
-
-
-def median_ms(fn: Callable[[], object], repeats: int = 50, warmup: int = 5) -> float:
-    """Median wall time of `fn` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def bench_tracking() -> list[Row]:
@@ -77,12 +68,12 @@ def bench_tracking() -> list[Row]:
     landmarks = track.landmarks[track.params.valid]
     one = landmarks[:1]
     rows.append({"stage": "fit one frame (pose, expression, gaze)",
-                 "ms_per_frame": median_ms(lambda: fit_frames(one, track.model), repeats=500)})
-    batch_ms = median_ms(lambda: fit_frames(landmarks, track.model), repeats=10)
+                 "ms_per_frame": median_ms(lambda: fit_frames(one, track.model), runs=500)})
+    batch_ms = median_ms(lambda: fit_frames(landmarks, track.model), runs=10)
     rows.append({"stage": f"fit a clip, batched ({len(landmarks)} frames)", "ms_per_frame": batch_ms / len(landmarks)})
     filt = OneEuroFilter(TrackerConfig().landmark_filter)
     rows.append({"stage": "One Euro filter of 478 landmarks",
-                 "ms_per_frame": median_ms(lambda: filt(one[0], 1 / 30), repeats=500)})
+                 "ms_per_frame": median_ms(lambda: filt(one[0], 1 / 30), runs=500)})
     return rows
 
 
@@ -103,26 +94,91 @@ def bench_conditioning() -> list[Row]:
     ]
 
 
-def bench_generator() -> list[Row]:
-    """Generator forward pass per frame (random weights; speed does not depend on them), 256x256, batch 1 and 8."""
-    from reenact.nn.export import benchmark_generator
+BACKEND_PRESETS = ("cpu", "gpu")
+BACKEND_SIZES = (256, 512)
+BACKEND_BATCHES = (1, 8)
+CELL_BUDGET_S = 6.0
+"""Wall time each backends cell aims at: runs = budget / one call, at least 1 and at most 30."""
+LONGEST_CALL_S = 15.0
+"""A cell whose single call is expected to take longer is skipped (the gpu preset on a CPU)."""
+
+
+def _backend_variants(candidate) -> list[tuple[str, object]]:
+    """(label, BackendConfig) pairs to time for one candidate: on CUDA, torch's options side by side."""
+    from reenact.runtime.backend import BackendConfig
+
+    threads = os.cpu_count() or 1
+    base = BackendConfig(backend=candidate.backend, device=candidate.device, threads=threads)
+    if candidate.device == "cpu":
+        return [(f"{candidate.backend} cpu FP32, {threads} threads", base)]
+    if candidate.backend == "torch":
+        return [
+            ("torch cuda FP16 channels-last CUDA graphs", base),
+            ("torch cuda FP16 channels-last eager", replace(base, cuda_graphs=False)),
+            ("torch cuda FP32 eager", replace(base, fp16=False, cuda_graphs=False)),
+        ]
+    return [(f"{candidate.backend} cuda {'FP16' if candidate.backend == 'tensorrt' else 'FP32'}", base)]
+
+
+def bench_backends() -> list[Row]:
+    """Generator ms per frame and fps: every backend present x preset (cpu, gpu) x size (256, 512) x batch (1, 8).
+
+    Random weights (speed does not depend on them). CPU backends get numpy stacks, CUDA backends
+    CUDA tensors (synchronised per call). Cells too slow for this machine are listed as skipped.
+    """
+    from reenact.errors import BackendUnavailableError
     from reenact.nn.generator import generator_gflops
     from reenact.nn.presets import get_preset
+    from reenact.runtime.benchmark import benchmark_backend, random_model_folder
+    from reenact.runtime.selection import AUTO_ORDER, open_backend
 
     rows: list[Row] = []
-    for preset in ("cpu",):
-        gflops = generator_gflops(get_preset(preset).generator, 256)
-        for backend in ("onnxruntime", "torch"):
-            for batch in (1, 8):
-                rows.append({"stage": f"generator `{preset}` 256x256 ({gflops:.1f} GFLOPs)", "backend": backend,
-                             "batch": batch, "ms_per_frame": benchmark_generator(preset, 256, backend, batch=batch)})
+    absent: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in BACKEND_PRESETS:
+            for size in BACKEND_SIZES:
+                folder = random_model_folder(Path(tmp) / f"{preset}_{size}", preset, size)
+                gflops = generator_gflops(get_preset(preset).generator, size)
+                for candidate in AUTO_ORDER:
+                    for label, config in _backend_variants(candidate):
+                        config = replace(config, engines_dir=Path(tmp) / "engines")
+                        try:
+                            backend = open_backend(folder, config).backend
+                        except BackendUnavailableError as e:
+                            absent[str(candidate)] = str(e)
+                            break
+                        rows += _time_cells(backend, label, preset, size, gflops, benchmark_backend)
+                        backend.close()
+                shutil.rmtree(folder.path)
+    for candidate, reason in absent.items():
+        rows.append({"backend": candidate, "note": f"absent: {reason}"})
+    return rows
+
+
+def _time_cells(backend, label: str, preset: str, size: int, gflops: float, benchmark) -> list[Row]:
+    """One row per batch size, with the number of runs fitted to CELL_BUDGET_S (slow cells skipped)."""
+    rows: list[Row] = []
+    ms_at_batch_1 = None
+    for batch in BACKEND_BATCHES:
+        row: Row = {"backend": label, "preset": preset, "size": size, "GFLOPs": gflops, "batch": batch}
+        if ms_at_batch_1 is not None and ms_at_batch_1 * batch / 1e3 > LONGEST_CALL_S:
+            row["note"] = f"skipped: one call would take ~{ms_at_batch_1 * batch / 1e3:.0f} s here"
+            rows.append(row)
+            continue
+        first = benchmark(backend, batch, runs=1, warmup=1)  # the warm-up call is not timed
+        call_s = first.ms_per_frame * batch / 1e3
+        runs = max(1, min(30, int(CELL_BUDGET_S / max(call_s, 1e-3))))
+        timing = first if runs == 1 else benchmark(backend, batch, runs=runs, warmup=0)
+        if batch == 1:
+            ms_at_batch_1 = timing.ms_per_frame
+        rows.append(row | {"ms_per_frame": timing.ms_per_frame, "fps": timing.fps, "runs": timing.runs})
     return rows
 
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "tracking": bench_tracking,
     "conditioning": bench_conditioning,
-    "generator": bench_generator,
+    "backends": bench_backends,
 }
 
 
@@ -143,7 +199,9 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average_at_start": os.getloadavg(),  # other work on a shared machine slows every row
     }
+    print(", ".join(f"{k}: {v}" for k, v in results.items()))
     for name in names:
         rows = SECTIONS[name]()
         results[name] = rows

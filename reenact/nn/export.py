@@ -15,21 +15,20 @@ import logging
 import os
 import statistics
 import tempfile
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
 from reenact.errors import FormatError
 from reenact.nn.generator import Generator, GeneratorConfig, build_generator
 from reenact.nn.presets import get_preset
+from reenact.runtime.timing import time_calls
 
 FORMAT_VERSION = 1
 """Version of the exported file's interface (names, layout, metadata keys); runtimes refuse others."""
@@ -175,15 +174,6 @@ def read_metadata(path: str | os.PathLike) -> ExportMetadata:
     return ExportMetadata.from_props({p.key: p.value for p in model.metadata_props}, source=str(path))
 
 
-def _ort_session(path: str | os.PathLike, threads: int) -> ort.InferenceSession:
-    """A CPU session with `threads` intra-op threads (the live runtime's setting)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def check_onnx(
     generator: Generator, path: str | os.PathLike, batch: int = 2, atol: float = ONNX_ATOL, seed: int = 0
 ) -> float:
@@ -198,7 +188,9 @@ def check_onnx(
             expected = generator(x).numpy()
     finally:
         generator.train(was_training)
-    (got,) = _ort_session(path, threads=2).run([metadata.output_name], {metadata.input_name: x.numpy()})
+    from reenact.runtime.onnxruntime_backend import cpu_session  # runtime builds on this module
+
+    (got,) = cpu_session(path, threads=2).run([metadata.output_name], {metadata.input_name: x.numpy()})
     diff = float(np.abs(got - expected).max())
     if not diff <= atol:
         raise AssertionError(f"ONNX Runtime and torch differ by {diff:.3g} (max abs), tolerance {atol:.3g}")
@@ -218,8 +210,11 @@ def benchmark_generator(
 
     Speed does not depend on the weights, so no trained model is needed. For
     "onnxruntime" the generator is first exported to a temporary file (not timed).
-    Calls the main tools (tools/bench.py) make; `threads` 2 matches the live target.
+    `threads` 2 matches the live target. For every backend, preset, size and batch at once, see
+    `python tools/bench.py --only backends` (reenact.runtime.benchmark).
     """
+    from reenact.runtime.onnxruntime_backend import cpu_session  # runtime builds on this module
+
     if backend not in ("torch", "onnxruntime"):
         raise ValueError(f"unknown backend {backend!r}; valid: torch, onnxruntime")
     config = get_preset(preset).generator
@@ -230,26 +225,15 @@ def benchmark_generator(
         torch.set_num_threads(threads)
         try:
             with torch.inference_mode():
-                times = _time(lambda: model(x), runs, warmup)
+                times = time_calls(lambda: model(x), runs, warmup)
         finally:
             torch.set_num_threads(previous)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "generator.onnx"
             export_generator(model, path, size, preset)
-            session = _ort_session(path, threads)
+            session = cpu_session(path, threads)
         feed = {INPUT_NAME: x.numpy()}
-        times = _time(lambda: session.run(None, feed), runs, warmup)
+        times = time_calls(lambda: session.run(None, feed), runs, warmup)
     return statistics.median(times) * 1e3 / batch
 
-
-def _time(fn: Callable[[], object], runs: int, warmup: int) -> list[float]:
-    """Seconds per call of `fn` over `runs` calls after `warmup` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
