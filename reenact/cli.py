@@ -265,8 +265,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reenact.render.blend import BlendConfig
 
     folder = open_model(args.model)
-    target = _target_track(folder, args.target)
     source_path = getattr(args, "source", None)
+    for clip in (args.target, source_path):
+        if clip is not None:
+            VideoReader(clip)  # check every input before the long work starts
+    target = _target_track(folder, args.target)
     source = _source_track(source_path) if source_path else None
     params = _output_params(target, source, args)
     if not params.valid.any():
