@@ -1,13 +1,20 @@
-"""Image quality metrics on uint8 RGB images: PSNR, SSIM and L1, over the whole image or a mask.
+"""Image quality metrics on uint8 RGB images: PSNR, SSIM and L1 over the whole image or a mask; flicker.
 
 One implementation serves training's validation and `reenact eval`, so the
 numbers in a training log and an eval report mean the same thing. SSIM is
 scikit-image's with Wang et al.'s settings (Gaussian window, sigma 1.5, no
 sample-covariance correction); its per-pixel map makes the masked (face
 region) variant a plain mean over the mask.
+
+Temporal stability (`flicker`) compares, pixel by pixel, how much consecutive
+generated frames differ with how much the real frames they stand for differ,
+so that real motion is not counted as flicker.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 from skimage.metrics import structural_similarity
@@ -50,3 +57,68 @@ def l1(pred: np.ndarray, real: np.ndarray, mask: np.ndarray | None = None) -> fl
     _check_pair(pred, real, mask)
     error = np.abs(pred.astype(np.float64) - real.astype(np.float64)) / 255.0
     return float(error[mask].mean() if mask is not None else error.mean())
+
+
+def ssim_map(pred: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """float64 H x W local SSIM (`ssim`'s map, averaged over channels): one pass serves the crop and a mask."""
+    _check_pair(pred, real, None)
+    _, local = structural_similarity(
+        pred, real, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, full=True,
+    )
+    return local.mean(axis=2)
+
+
+def image_scores(pred: np.ndarray, real: np.ndarray, face: np.ndarray | None) -> dict[str, float]:
+    """PSNR, SSIM and L1 over the whole image, and PSNR and SSIM over `face` (bool H x W; NaN when None or
+    empty), with one SSIM pass: keys psnr, psnr_face, ssim, ssim_face, l1 (the same values as `psnr`, `ssim`,
+    `l1`)."""
+    local = ssim_map(pred, real)
+    has_face = face is not None and bool(face.any())
+    return {
+        "psnr": psnr(pred, real),
+        "psnr_face": psnr(pred, real, face) if has_face else float("nan"),
+        "ssim": float(local.mean()),
+        "ssim_face": float(local[face].mean()) if has_face else float("nan"),
+        "l1": l1(pred, real),
+    }
+
+
+def pair_flicker(
+    generated_previous: np.ndarray, generated: np.ndarray, real_previous: np.ndarray, real: np.ndarray
+) -> float:
+    """Flicker of one pair of consecutive frames (uint8 H x W x 3 each), in the [0, 1] units of `l1`: per pixel
+    and channel, how much more the generated frame changed than the real one, floored at 0, averaged."""
+    for a, b in ((generated_previous, generated), (real_previous, real), (generated, real)):
+        _check_pair(a, b, None)
+    change_generated = np.abs(generated.astype(np.int16) - generated_previous.astype(np.int16))
+    change_real = np.abs(real.astype(np.int16) - real_previous.astype(np.int16))
+    return float(np.maximum(change_generated - change_real, 0).mean() / 255.0)
+
+
+def flicker_per_pair(frames_generated: Sequence[np.ndarray], frames_real: Sequence[np.ndarray]) -> np.ndarray:
+    """float64 T - 1: `pair_flicker` of each pair of consecutive frames of two clips of T frames."""
+    if len(frames_generated) != len(frames_real) or len(frames_real) < 2:
+        raise ValueError(
+            f"need two clips of one length >= 2 frames, got {len(frames_generated)} and {len(frames_real)}"
+        )
+    pairs = zip(pairwise(frames_generated), pairwise(frames_real))
+    return np.array([pair_flicker(g0, g1, r0, r1) for (g0, g1), (r0, r1) in pairs], dtype=np.float64)
+
+
+def flicker(frames_generated: Sequence[np.ndarray], frames_real: Sequence[np.ndarray]) -> float:
+    """Temporal instability of generated frames against the real frames they stand for ([0, 1] units).
+
+    The mean over consecutive pairs of `pair_flicker`: per pixel, the change
+    from one generated frame to the next beyond the real clip's own change at
+    that pixel between the same two frames. Real motion costs nothing, and
+    neither does moving less than the real clip; the floor is per pixel, so
+    calm regions cannot hide flickering ones, and noise shows even where the
+    real clip moves. The real clip scores 0 against itself, a static clip 0
+    against itself, and per-frame noise added to a static clip about the mean
+    absolute difference of two noise draws (half that where the real clip moves
+    more than the noise). A generator that freezes scores 0 here and is caught
+    by PSNR and landmark fidelity instead; one that moves the right content to
+    slightly wrong pixels pays here too.
+    """
+    return float(flicker_per_pair(frames_generated, frames_real).mean())
