@@ -1,0 +1,433 @@
+"""`reenact eval`'s core: a model and its baselines scored on the same frames, in the model's own crop.
+
+Self-reenactment: the target drives itself on frames it was not trained on
+(the validation tail of its clip, or another clip of the same person); each
+frame is regenerated from its own tracked parameters and compared with the
+real frame's crop (the same frame-to-crop affine), and the generated frames are
+re-tracked and compared with those parameters. The real crops go through the
+re-tracking too: their scores are the floor the tracker itself sets.
+
+Cross-reenactment: another person drives (the recombined parameters); nothing
+real shows the result, so only fidelity to the recombined parameters and
+flicker are measured, flicker against the driver's own crops (how much the
+driving video itself changes from frame to frame; both crops sit on the head,
+so a pixel shows about the same part of the face in both).
+
+The nearest-neighbour and warp baselines (`reenact.eval.baselines`) take
+their images from the training frames only, as the model did, and are scored
+frame by frame beside the model. The loop streams: it keeps one previous frame
+per method, never the clip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from reenact.errors import InputError
+from reenact.eval.baselines import NearestFrames, crop_points, read_crops, warp_face
+from reenact.eval.fidelity import ERRORS, Fidelity, FidelityConfig, Retracker, compare_to_params
+from reenact.eval.metrics import image_scores, pair_flicker
+from reenact.eval.report import ComparisonVideo
+from reenact.model_folder import ModelFolder, file_hash, load_generator
+from reenact.params import FaceModel, FaceParams, Track
+from reenact.pipeline.video_io import VideoReader
+from reenact.recombine import RecombineConfig, recombine
+from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
+from reenact.render.crop import crop_matrix, follow_clip, warp_to_crop
+from reenact.render.preview import to_uint8
+from reenact.tracking.canonical_face import N_LANDMARKS
+from reenact.tracking.fitting import fit_frames, scatter
+
+Renderer = Callable[[ConditionedFrame], np.ndarray]
+"""One frame's conditioning in, the generated uint8 S x S x 3 crop out: any backend can be evaluated."""
+
+IMAGE_METRICS = ("psnr", "psnr_face", "ssim", "ssim_face", "l1")
+"""Per-frame image scores against the real crop (`reenact.eval.metrics.image_scores`)."""
+MODEL, NEAREST, WARP, REAL = "model", "nearest", "warp", "real"
+"""Method names: the generator, the two baselines, and the real frames (self-reenactment's floor)."""
+NO_FACE_GREY = 128
+"""Panel value in the comparison video for frames whose conditioning has no face."""
+
+
+class TorchRenderer:
+    """A model folder's generator in torch as a `Renderer` (the reference the other backends are checked against)."""
+
+    def __init__(self, folder: ModelFolder, device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.generator = load_generator(folder, str(self.device))
+
+    @torch.no_grad()
+    def __call__(self, frame: ConditionedFrame) -> np.ndarray:
+        return to_uint8(self.generator(frame.stack[None].to(self.device))[0])
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How an evaluation runs."""
+
+    fidelity: FidelityConfig = field(default_factory=FidelityConfig)
+    """Re-tracking of the generated frames."""
+    video_height: int = 256
+    """Height of each panel of the side-by-side video (px)."""
+    progress: bool = True
+    """Show progress bars (decoding the training clip, scoring frames)."""
+
+
+@dataclass
+class EvalSequence:
+    """What is evaluated: a sequence's conditioning parameters and the real video to set beside them."""
+
+    params: FaceParams
+    """The conditioning parameters of T frames, in the target's face model."""
+    cuts: np.ndarray
+    """int frames that start a new shot (the crop filter, the stack and the re-tracking restart there)."""
+    fps: float
+    """Frame rate the crop follows the head at."""
+    frame_size: tuple[int, int]
+    """(width, height) of the frames the parameters are posed in."""
+    span: tuple[int, int]
+    """[start, end) frames scored; frames before only run the crop filter and fill the stack, as in training."""
+    reference_clip: Path
+    """The video whose frame t goes with params[t]: the target's own clip (self) or the driver's (cross)."""
+    driver_matrices: np.ndarray | None = None
+    """None: the reference is the real target (ground truth), cropped with the conditioning's own affines.
+    Else the driver's frame-to-crop affines (T x 2 x 3, from its own track): cross-reenactment, where the
+    driver's crops serve only as flicker's reference."""
+
+    @property
+    def ground_truth(self) -> bool:
+        return self.driver_matrices is None
+
+
+@dataclass
+class TrainingFrames:
+    """Where the baselines take their images from: the frames of the target's clip the model trained on."""
+
+    clip: Path
+    """The target's training video."""
+    track: Track
+    """Its track (the target's face model and per-frame parameters)."""
+    frames: np.ndarray
+    """int frame indices trained on (the validation tail left out)."""
+
+
+@dataclass
+class MethodScores:
+    """Per-frame scores of one method over the T scored frames (NaN where not measured)."""
+
+    images: dict[str, np.ndarray]
+    """`IMAGE_METRICS` -> float64 T against the real crop; empty without ground truth, and for the real frames."""
+    fidelity: Fidelity
+    """Re-tracked against the conditioning parameters."""
+    flicker: np.ndarray
+    """float64 T: `pair_flicker` of the previous frame and this one against the reference's (NaN on a run's
+    first frame)."""
+
+    def summary(self) -> dict[str, float]:
+        """Means over the frames where each score was measured, and the face-found rate."""
+        out = {name: _mean(values) for name, values in self.images.items()}
+        out |= {name: _mean(getattr(self.fidelity, name)) for name in ERRORS}
+        out["flicker"] = _mean(self.flicker)
+        out["face_found"] = self.fidelity.found_rate()
+        return out
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+@dataclass
+class EvalResult:
+    """Everything an evaluation measured, for `reenact.eval.report`."""
+
+    mode: str
+    """"self" (ground truth exists) or "cross"."""
+    frames: np.ndarray
+    """int64 T: the scored frames' numbers in the evaluated sequence."""
+    methods: dict[str, MethodScores]
+    """Per method, in report order: model (when a renderer was given), nearest, warp, real (self only)."""
+    nearest: np.ndarray
+    """int64 T: the training frame the baselines took (-1 where the conditioning had no face)."""
+    nearest_distance: np.ndarray
+    """float64 T: its RMS crop-point distance to the wanted face (px)."""
+    description: dict[str, str | int | float]
+    """What was evaluated (model, clips, frames, crop size), for the report's header."""
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {name: scores.summary() for name, scores in self.methods.items()}
+
+
+def conditioned_span(
+    params: FaceParams,
+    model: FaceModel,
+    fps: float,
+    frame_size: tuple[int, int],
+    cuts: np.ndarray,
+    config: ConditioningConfig,
+    span: tuple[int, int],
+) -> Iterator[ConditionedFrame]:
+    """The conditioning of frames [start, end), exactly as `condition_clip` over the whole sequence gives it
+    (so as the training cache holds it), without rasterising the frames before: those only advance the crop
+    filter, and the W - 1 frames just before the span fill the stack."""
+    start, end = span
+    stream = ConditioningStream(model, fps, frame_size, config)
+    new_shot = np.zeros(len(params), dtype=bool)
+    new_shot[np.asarray(cuts, dtype=np.int64)] = True
+    warm = max(0, start - (config.window - 1))
+    for i in range(warm):
+        stream.follower(params[i], bool(new_shot[i]))
+    for i in range(warm, end):
+        frame = stream(params[i], bool(new_shot[i]))
+        if i >= start:
+            yield frame
+
+
+def _bar(total: int, desc: str, enabled: bool) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=not enabled)
+
+
+def _reference_frames(clip: Path, span: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Frames [start, end) of a video; InputError if it ends early."""
+    start, end = span
+    index = -1
+    for index, rgb in enumerate(VideoReader(clip)):
+        if index >= end:
+            return
+        if index >= start:
+            yield rgb
+    if index < end - 1:
+        raise InputError(f"{clip} has {index + 1} frames, but frames up to {end} are to be evaluated")
+
+
+class _Scores:
+    """The methods' per-frame scores, filled in frame by frame (re-trackers held open meanwhile)."""
+
+    def __init__(self, methods: list[str], n: int, ground_truth: bool, fidelity: FidelityConfig) -> None:
+        self.methods = methods
+        scored = [m for m in methods if ground_truth and m != REAL]  # the real frames against themselves: trivial
+        self.images = {m: {k: np.full(n, np.nan) for k in IMAGE_METRICS} if m in scored else {} for m in methods}
+        self.flicker = {m: np.full(n, np.nan) for m in methods}
+        self.landmarks = {m: np.full((n, N_LANDMARKS, 3), np.nan, dtype=np.float32) for m in methods}
+        self.retrackers = {m: Retracker(fidelity) for m in methods}
+        self._previous: dict[str, np.ndarray] = {}
+        self._previous_reference: np.ndarray | None = None
+
+    def add(
+        self, k: int, shown: dict[str, np.ndarray], reference: np.ndarray, conditioned: ConditionedFrame, new_run: bool
+    ) -> None:
+        """Score frame k: each method's image (`shown`), the reference crop, and the frame's conditioning;
+        `new_run`: the previous frame does not continue into this one (no flicker measured)."""
+        face = conditioned.face_mask.cpu().numpy()
+        for m in self.methods:
+            image = shown[m]
+            if not new_run:
+                self.flicker[m][k] = pair_flicker(self._previous[m], image, self._previous_reference, reference)
+            self._previous[m] = image
+            if self.images[m]:
+                for name, value in image_scores(image, reference, face).items():
+                    self.images[m][name][k] = value
+            self.landmarks[m][k] = self.retrackers[m](image, conditioned.matrix, new_run)
+        self._previous_reference = reference
+
+    def result(self, wanted: FaceParams, model: FaceModel) -> dict[str, MethodScores]:
+        return {
+            m: MethodScores(
+                images=self.images[m],
+                fidelity=compare_to_params(self.landmarks[m], wanted, model),
+                flicker=self.flicker[m],
+            )
+            for m in self.methods
+        }
+
+    def close(self) -> None:
+        for retracker in self.retrackers.values():
+            retracker.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _training_index(training: TrainingFrames, conditioning: ConditioningConfig) -> tuple[NearestFrames, np.ndarray]:
+    """The training frames with a face, indexed by their crop points in the crops training saw, and every
+    frame's frame-to-crop affine (T x 2 x 3) to crop them with."""
+    track = training.track
+    frames = np.asarray(training.frames, dtype=np.int64)
+    frames = frames[track.params.valid[frames]]
+    windows = follow_clip(track.params, track.fps, (track.width, track.height), track.cuts, conditioning.crop)
+    matrices = crop_matrix(windows, conditioning.crop.size)
+    return NearestFrames(frames, crop_points(track.params[frames], track.model, matrices[frames])), matrices
+
+
+def evaluate(
+    sequence: EvalSequence,
+    training: TrainingFrames,
+    conditioning: ConditioningConfig,
+    render: Renderer | None,
+    config: EvalConfig = EvalConfig(),
+    video: Path | None = None,
+    description: dict[str, str | int | float] | None = None,
+) -> EvalResult:
+    """Score the model (`render`; None: the baselines alone) and the baselines on `sequence`'s span.
+
+    Writes the side-by-side video to `video` on the way when given.
+    """
+    start, end = sequence.span
+    if not 0 <= start < end <= len(sequence.params):
+        raise ValueError(f"span {sequence.span} is not within the sequence's {len(sequence.params)} frames")
+    size = conditioning.crop.size
+    model = training.track.model
+    params = sequence.params
+    scored = np.arange(start, end)
+    wanted = params[scored]
+    valid = np.asarray(wanted.valid, dtype=bool)
+    matrices = crop_matrix(follow_clip(params[:end], sequence.fps, sequence.frame_size, sequence.cuts,
+                                       conditioning.crop), size)[start:end]
+
+    wanted_points = crop_points(wanted[np.flatnonzero(valid)], model, matrices[valid])
+    index, training_matrices = _training_index(training, conditioning)
+    nearest = np.full(len(scored), -1, dtype=np.int64)
+    nearest_distance = np.full(len(scored), np.nan)
+    nearest[valid], nearest_distance[valid] = index.query(wanted_points)
+    needed = {int(f): training_matrices[f] for f in np.unique(nearest[valid])}
+    with _bar(int(max(needed, default=-1)) + 1, "reading training frames", config.progress) as bar:
+        neighbour_crops = read_crops(training.clip, needed, size, bar.update)
+
+    methods = ([MODEL] if render is not None else []) + [NEAREST, WARP] + ([REAL] if sequence.ground_truth else [])
+    labels = ["real" if sequence.ground_truth else "driver", *[m for m in methods if m != REAL]]
+    frames = zip(
+        conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts, conditioning, (start, end)),
+        _reference_frames(sequence.reference_clip, sequence.span),
+    )
+    wanted_row = np.cumsum(valid) - 1  # row of each valid frame in wanted_points
+    cuts = set(np.asarray(sequence.cuts, dtype=np.int64).tolist())
+    with ExitStack() as stack:
+        scores = stack.enter_context(_Scores(methods, len(scored), sequence.ground_truth, config.fidelity))
+        writer = None if video is None else stack.enter_context(
+            ComparisonVideo(video, sequence.fps, labels, config.video_height)
+        )
+        bar = stack.enter_context(_bar(len(scored), f"scoring {' / '.join(methods)}", config.progress))
+        for k, (conditioned, rgb) in enumerate(frames):
+            reference_matrix = conditioned.matrix if sequence.ground_truth else sequence.driver_matrices[start + k]
+            reference = warp_to_crop(rgb, reference_matrix, size)
+            if valid[k]:
+                neighbour = neighbour_crops[int(nearest[k])]
+                shown = {
+                    NEAREST: neighbour,
+                    WARP: warp_face(neighbour, index.points_of(int(nearest[k])), wanted_points[wanted_row[k]]),
+                    REAL: reference,
+                }
+                if render is not None:
+                    shown[MODEL] = _checked(render(conditioned), size)
+                new_run = k == 0 or (start + k) in cuts or not valid[k - 1]
+                scores.add(k, shown, reference, conditioned, new_run)
+                panels = [shown[label] for label in labels[1:]]
+            else:
+                panels = [np.full_like(reference, NO_FACE_GREY)] * (len(labels) - 1)
+            if writer is not None:
+                writer.write([reference, *panels])
+            bar.update(1)
+
+    return EvalResult(
+        mode="self" if sequence.ground_truth else "cross",
+        frames=scored,
+        methods=scores.result(wanted, model),
+        nearest=nearest,
+        nearest_distance=nearest_distance,
+        description={"frames": f"{start}-{end - 1}", "crop_size": size, "training_frames": len(index.frames),
+                     **(description or {})},
+    )
+
+
+def _checked(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape != (size, size, 3) or image.dtype != np.uint8:
+        raise ValueError(f"the renderer must return uint8 {size} x {size} x 3, got {image.dtype} {image.shape}")
+    return image
+
+
+def params_in_model(track: Track, model: FaceModel) -> FaceParams:
+    """A clip's frames fitted in another face model of the same person: a clip tracked on its own has its own
+    identity and expression basis, but a model understands only its target's."""
+    valid = np.asarray(track.params.valid, dtype=bool)
+    if not valid.any():
+        raise InputError(f"no face was tracked in {track.source or 'the clip'}")
+    return scatter(fit_frames(track.landmarks[valid], model), valid)
+
+
+def training_frames(folder: ModelFolder, clip: str | Path | None = None) -> TrainingFrames:
+    """The frames a model trained on: its clip (`clip`, default the path model.json names, checked to be the
+    same bytes) and its track, without the validation frames."""
+    info = folder.info()
+    path = Path(clip if clip is not None else info.source)
+    if not path.is_file():
+        raise InputError(f"the model's training clip {path} is not found; give its path (the baselines need it)")
+    if file_hash(path) != info.data_hash:
+        raise InputError(f"{path} is not the clip {folder.path} was trained on (its content hash differs)")
+    track = folder.load_track()
+    held_out = np.arange(*info.validation)
+    return TrainingFrames(path, track, np.setdiff1d(np.arange(track.n_frames), held_out))
+
+
+def evaluate_self(
+    folder: ModelFolder,
+    render: Renderer | None,
+    target: tuple[Path, Track] | None = None,
+    training_clip: str | Path | None = None,
+    config: EvalConfig = EvalConfig(),
+    video: Path | None = None,
+) -> EvalResult:
+    """Self-reenactment: the model's validation frames (or every frame of `target`, another clip of the same
+    person given with its track) regenerated from their own parameters and compared with the real frames."""
+    info = folder.info()
+    training = training_frames(folder, training_clip)
+    track = training.track
+    if target is None:
+        sequence = EvalSequence(track.params, track.cuts, track.fps, (track.width, track.height),
+                                tuple(info.validation), training.clip)
+        clip = training.clip
+    else:
+        clip, target_track = target
+        params = params_in_model(target_track, track.model)
+        sequence = EvalSequence(params, target_track.cuts, target_track.fps,
+                                (target_track.width, target_track.height), (0, target_track.n_frames), Path(clip))
+    return evaluate(sequence, training, info.conditioning(), render, config, video,
+                    {"model": str(folder.path), "target": str(clip)})
+
+
+def evaluate_cross(
+    folder: ModelFolder,
+    render: Renderer | None,
+    source_clip: Path,
+    source: Track,
+    recombination: RecombineConfig | None = None,
+    training_clip: str | Path | None = None,
+    config: EvalConfig = EvalConfig(),
+    video: Path | None = None,
+) -> EvalResult:
+    """Cross-reenactment: `source` (the driver's track, of `source_clip`) drives the model's target through
+    `recombine` (`recombination`, default `RecombineConfig()`); fidelity to the recombined parameters and
+    flicker against the driver's own crops."""
+    info = folder.info()
+    training = training_frames(folder, training_clip)
+    target = training.track
+    params = recombine(source, target, recombination or RecombineConfig())
+    n = len(params)
+    cuts = np.union1d(source.cuts[source.cuts < n], target.cuts[target.cuts < n]).astype(np.int64)
+    conditioning = info.conditioning()
+    driver = crop_matrix(follow_clip(source.params[:n], source.fps, (source.width, source.height), source.cuts,
+                                     conditioning.crop), conditioning.crop.size)
+    sequence = EvalSequence(params, cuts, source.fps, (target.width, target.height), (0, n), Path(source_clip),
+                            driver_matrices=driver)
+    return evaluate(sequence, training, conditioning, render, config, video,
+                    {"model": str(folder.path), "source": str(source_clip)})
