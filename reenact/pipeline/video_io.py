@@ -196,7 +196,7 @@ class VideoWriter:
         """An audio stream is being copied into the output."""
         return self._audio_out is not None
 
-    def _open_audio(self, source: Path):
+    def _open_audio(self, source: Path) -> av.audio.stream.AudioStream | None:
         """Add a copy of `source`'s first audio stream to the output (None if it has none)."""
         try:
             self._audio_in = av.open(str(source))
@@ -219,7 +219,9 @@ class VideoWriter:
         start = (video.start_time or 0) * video.time_base if video is not None else 0
         self._audio_shift = round(start / audio.time_base)
         self._audio_base = audio.time_base
-        self._audio_packets = (p for p in self._audio_in.demux(audio) if p.size and p.dts is not None)
+        self._audio_packets = (
+            p for p in self._audio_in.demux(audio) if p.size and p.pts is not None and p.dts is not None
+        )
         self._audio_next = next(self._audio_packets, None)
         return out
 
