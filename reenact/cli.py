@@ -296,6 +296,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from reenact.runtime.export import export_model
+
+    result = export_model(args.model, args.format, fp16=args.fp16, engines_dir=args.engines, max_batch=args.max_batch)
+    print(result.summary)
+    return 0
+
+
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     """Inference and output options of the commands that render video."""
     infer = parser.add_argument_group("inference")
@@ -469,6 +477,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_options(edit)
     _add_edit_options(edit)
     edit.set_defaults(run=cmd_run)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained generator to ONNX or a TensorRT engine",
+        description=(
+            "onnx: rewrite the model folder's generator.onnx from its weights (FP32, opset 18, dynamic batch, "
+            "metadata embedded) and check it against torch. tensorrt: build an engine from the ONNX file "
+            "(FP16 with --fp16) into the engines folder, keyed by GPU, TensorRT version and model hash; a stale "
+            "or mismatched engine is rebuilt, never used. Needs an NVIDIA GPU and `pip install tensorrt`."
+        ),
+    )
+    export.add_argument("model", type=Path, help="trained model folder")
+    export.add_argument("--format", required=True, choices=["onnx", "tensorrt"], help="what to export")
+    export.add_argument("--fp16", action="store_true", help="half-precision TensorRT engine")
+    export.add_argument("--engines", type=Path, default=Path("engines"), help="folder of cached engines (default engines/)")
+    export.add_argument("--max-batch", type=int, default=8, help="largest batch the engine accepts (default 8)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 
