@@ -1,0 +1,655 @@
+"""`reenact live`: a camera drives the target in real time.
+
+    capture -> track -> recombine, condition -> generate -> composite -> sink
+    (thread)   (thread)  (thread)               (thread)    (thread)     (main thread)
+
+Each arrow is a `LatestSlot`: a stage always takes the newest frame and a
+frame still waiting when a newer one comes is dropped, so a slow stage lowers
+the frame rate but not the latency. Frames travel as small typed packets: a
+`FrameMeta` (sequence number, capture time, per-stage timings) beside the
+pixels and parameters of that hop. The per-frame stages after recombination
+are the same objects the offline runner uses (`reenact.pipeline.stages`). A
+stage failing on one frame reports it and drops the frame; one failing on many
+frames in a row stops the run.
+
+The background (`reenact.pipeline.background`) is the model's training clip
+played in real time, or a clip or image given; until the source is calibrated
+(`reenact.pipeline.live_tracking`), the output is the target's own frames.
+The run stops at the end of a file camera (unless looped), on q or Esc in the
+window, after `max_seconds`, or on Ctrl-C, and always leaves a finished file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import cv2
+import numpy as np
+
+from reenact.errors import ReenactError
+from reenact.model_folder import ModelFolder
+from reenact.params import FaceModel, FaceParams
+from reenact.pipeline.background import Background, BackgroundFrame, open_background
+from reenact.pipeline.capture import Capture, open_capture
+from reenact.pipeline.label import synthetic_metadata
+from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
+from reenact.pipeline.sinks import Sink, open_sink
+from reenact.pipeline.slots import LatestSlot
+from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
+from reenact.recombine import MODES, RecombineConfig, Recombiner
+from reenact.render.blend import BlendConfig
+from reenact.render.conditioning import ConditionedFrame
+from reenact.render.preview import conditioning_panels
+from reenact.runtime.backend import Backend
+
+Say = Callable[[str], object]
+"""Where progress lines go (the CLI: stderr)."""
+
+DELAYABLE_STAGES = ("track", "recombine", "condition", "generate", "composite")
+"""Stages `LiveConfig.stage_delay` can slow down."""
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Everything `reenact live` can be told, besides the model and the backend."""
+
+    camera: int | Path = 0
+    """A webcam index, or a video file played in real time at its own rate in place of a camera."""
+    sink: Literal["window", "virtualcam"] | Path = "window"
+    """Where frames go: a window (keys: c recalibrate, o overlay, m mode, q quit), a virtual camera
+    (pyvirtualcam), or an MP4 file (labelled synthetic)."""
+    background: Path | None = None
+    """The target clip or image the face is rendered into; None: the model's training clip, looped."""
+    recombine: RecombineConfig = field(default_factory=RecombineConfig)
+    """What the source drives; `target_ref` indexes the background clip, `source_ref` must stay None
+    (live takes the source's reference at calibration, and on the c key)."""
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    """How generated crops are pasted into the background."""
+    tracking: LiveTrackingConfig = field(default_factory=LiveTrackingConfig)
+    """How the camera's face is tracked and calibrated."""
+    watermark: bool = False
+    """Add the visible 'synthetic' mark to every frame (files are labelled in their metadata regardless)."""
+    overlay: bool = False
+    """Start with the conditioning images drawn in the top-left corner (the o key toggles it)."""
+    loop_camera: bool = False
+    """A file camera restarts at its end instead of ending the run."""
+    max_seconds: float | None = None
+    """Stop after this long (None: run until the camera ends, q, or Ctrl-C)."""
+    report_every: float = 5.0
+    """Seconds between fps and latency lines."""
+    warmup_seconds: float = 1.0
+    """Frames shown in the first seconds are left out of the fps and latency figures (first calls of the
+    backends are slow); the frame counts include them."""
+    stage_delay: dict[str, float] = field(default_factory=dict)
+    """Extra seconds per frame in the named stages (DELAYABLE_STAGES): simulates a slower machine, to see
+    frames dropped and latency held (tests and benchmarks)."""
+    max_consecutive_errors: int = 50
+    """A stage failing on this many frames in a row stops the run (a persistent fault, not a bad frame)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.camera, int) and self.camera < 0:
+            raise ValueError(f"camera index must be 0 or more, got {self.camera}")
+        if isinstance(self.sink, str) and self.sink not in ("window", "virtualcam"):
+            raise ValueError(f"sink must be 'window', 'virtualcam' or a file path, got {self.sink!r}")
+        if self.recombine.source_ref is not None:
+            raise ValueError("live takes the source's reference frame at calibration (press c to retake it); "
+                             "source_ref cannot be set")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}")
+        if self.report_every <= 0 or self.warmup_seconds < 0:
+            raise ValueError(f"need report_every > 0 and warmup_seconds >= 0, got {self.report_every}, "
+                             f"{self.warmup_seconds}")
+        unknown = set(self.stage_delay) - set(DELAYABLE_STAGES)
+        if unknown or any(d < 0 for d in self.stage_delay.values()):
+            raise ValueError(f"stage_delay takes seconds >= 0 for {', '.join(DELAYABLE_STAGES)}; "
+                             f"got {self.stage_delay}")
+        if self.max_consecutive_errors < 1:
+            raise ValueError(f"max_consecutive_errors must be >= 1, got {self.max_consecutive_errors}")
+
+
+class LiveControls:
+    """What the viewer can change while running (the window's keys); the stages read it every frame."""
+
+    KEYS = "c recalibrate the neutral face, o conditioning overlay, m mode, q/Esc quit"
+
+    def __init__(self, mode: str, overlay: bool, say: Say) -> None:
+        self.mode, self.overlay, self.say = mode, overlay, say
+        self.recalibrate = threading.Event()
+        """Set by the c key; the recombine stage takes the current source frame as the reference and clears it."""
+        self.stop = threading.Event()
+        """Set to end the run (q, Esc, Ctrl-C, max_seconds, a fatal error)."""
+
+    def press(self, key: int) -> None:
+        """Act on a key code from the window."""
+        char = chr(key).lower() if 0 <= key < 128 else ""
+        if char == "c":
+            self.recalibrate.set()
+        elif char == "o":
+            self.overlay = not self.overlay
+            self.say(f"conditioning overlay {'on' if self.overlay else 'off'}")
+        elif char == "m":
+            names = list(MODES)
+            self.mode = names[(names.index(self.mode) + 1) % len(names)] if self.mode in names else names[0]
+            self.say(f"mode: {self.mode}")
+        elif char == "q" or key == 27:
+            self.stop.set()
+
+
+# --- what travels between the stages -------------------------------------------------------
+
+
+@dataclass
+class FrameMeta:
+    """The small record that goes with a frame through every stage."""
+
+    seq: int
+    """Capture order."""
+    captured: float
+    """`time.perf_counter()` when the camera delivered the frame: latency is measured from here."""
+    clock: StageClock = field(default_factory=StageClock)
+    """Seconds this frame spent in each stage."""
+    generated: bool = False
+    """The generator drew this frame (False: the background passed through, no face in it)."""
+
+
+@dataclass
+class Captured:
+    meta: FrameMeta
+    rgb: np.ndarray
+    """uint8 H x W x 3 camera frame."""
+
+
+@dataclass
+class Tracked:
+    meta: FrameMeta
+    source: FaceParams
+    """1 frame: the source's face (invalid: none, or not calibrated yet)."""
+    source_model: FaceModel | None
+    """The source's face model once calibrated (the same object from then on)."""
+    source_reference: FaceParams | None
+    """The calibration's neutral frame."""
+
+
+@dataclass
+class Recombined:
+    meta: FrameMeta
+    background: BackgroundFrame
+    output: FaceParams
+    """1 frame: the face to render, in the target's model."""
+
+
+@dataclass
+class Conditioned:
+    meta: FrameMeta
+    background: np.ndarray
+    conditioned: ConditionedFrame
+
+
+@dataclass
+class Generated:
+    meta: FrameMeta
+    background: np.ndarray
+    conditioned: ConditionedFrame
+    crop: np.ndarray | None
+    """uint8 S x S x 3, or None when the frame has no face to draw."""
+
+
+@dataclass
+class Rendered:
+    meta: FrameMeta
+    frame: np.ndarray
+    """uint8 H x W x 3: what the sink shows."""
+
+
+# --- the stages ------------------------------------------------------------------------------
+
+
+class _Delay:
+    """`LiveConfig.stage_delay` for one stage."""
+
+    def __init__(self, config: LiveConfig, stage: str) -> None:
+        self.seconds = config.stage_delay.get(stage, 0.0)
+
+    def __call__(self) -> None:
+        if self.seconds:
+            time.sleep(self.seconds)
+
+
+class TrackSource:
+    """Camera frame -> the source's face parameters (see `SourceTracker`)."""
+
+    def __init__(self, tracker: SourceTracker, config: LiveConfig, say: Say) -> None:
+        self.tracker, self.say, self.delay = tracker, say, _Delay(config, "track")
+
+    def __call__(self, item: Captured) -> Tracked:
+        with item.meta.clock.time("track"):
+            was_calibrated = self.tracker.calibrated
+            source = self.tracker(item.rgb, item.meta.captured)
+            self.delay()
+        if self.tracker.calibrated and not was_calibrated:
+            self.say("source calibrated: its neutral face is taken as the reference (c retakes it)")
+        return Tracked(item.meta, source, self.tracker.model, self.tracker.reference)
+
+
+class LiveRecombine:
+    """Source parameters + the background frame due at capture time -> the output parameters.
+
+    The target's own frame until the source is calibrated; then a `Recombiner`,
+    rebuilt when the mode changes, re-referenced on the c key.
+    """
+
+    def __init__(self, background: Background, target_model: FaceModel, config: LiveConfig, fps: float,
+                 controls: LiveControls) -> None:
+        self.background, self.target_model, self.fps, self.controls = background, target_model, fps, controls
+        self.config = config.recombine
+        self.delay = _Delay(config, "recombine")
+        self._recombiner: Recombiner | None = None
+        self._source_model: FaceModel | None = None
+        self._source_reference: FaceParams | None = None
+        self._mode: str | frozenset = config.recombine.mode
+
+    def __call__(self, item: Tracked) -> Recombined:
+        with item.meta.clock.time("background"):
+            frame = self.background.at(item.meta.captured)
+        with item.meta.clock.time("recombine"):
+            self._update(item)
+            output = self._recombiner(item.source, frame.params) if self._recombiner else frame.params
+            self.delay()
+        return Recombined(item.meta, frame, output)
+
+    def _update(self, item: Tracked) -> None:
+        """Follow calibration, the mode key and the recalibrate key."""
+        if item.source_model is not None and item.source_model is not self._source_model:
+            self._source_model, self._source_reference = item.source_model, item.source_reference
+            self._recombiner = None
+        mode = self.controls.mode
+        if self._recombiner is not None and mode != self._mode:
+            self._recombiner = None
+        if self._recombiner is None and self._source_model is not None:
+            self._mode = mode
+            config = dataclasses.replace(self.config, mode=mode)
+            self._recombiner = Recombiner(self._source_model, self.target_model, self._source_reference,
+                                          self.background.reference, config, self.fps)
+        if self.controls.recalibrate.is_set():
+            self.controls.recalibrate.clear()
+            if self._recombiner is None or not item.source.valid[0]:
+                self.controls.say("recalibrate: no calibrated face in view yet")
+                return
+            self._source_reference = item.source.copy()
+            self._recombiner.set_source_reference(self._source_reference)
+            self.controls.say("recalibrated: the current face is the neutral reference")
+
+
+class Condition:
+    """Output parameters -> crop and conditioning stack (the offline runner's `Conditioner`)."""
+
+    def __init__(self, conditioner: Conditioner, config: LiveConfig) -> None:
+        self.conditioner, self.delay = conditioner, _Delay(config, "condition")
+
+    def __call__(self, item: Recombined) -> Conditioned:
+        with item.meta.clock.time("condition"):
+            conditioned = self.conditioner(item.output, item.background.new_shot)
+            self.delay()
+        return Conditioned(item.meta, item.background.rgb, conditioned)
+
+
+class GenerateOne:
+    """Conditioning stack -> generated crop, one frame per call (the offline runner's `Generate`)."""
+
+    def __init__(self, generate: Generate, config: LiveConfig) -> None:
+        self.generate, self.delay = generate, _Delay(config, "generate")
+
+    def __call__(self, item: Conditioned) -> Generated:
+        crop = None
+        if item.conditioned.valid:
+            with item.meta.clock.time("generate"):
+                crop = self.generate([item.conditioned])[0]
+                self.delay()
+            item.meta.generated = True
+        return Generated(item.meta, item.background, item.conditioned, crop)
+
+
+class CompositeLive:
+    """Crop -> the output frame (the offline runner's `Composite`), with the conditioning overlay on request."""
+
+    def __init__(self, composite: Composite, config: LiveConfig, controls: LiveControls) -> None:
+        self.composite, self.controls, self.delay = composite, controls, _Delay(config, "composite")
+
+    def __call__(self, item: Generated) -> Rendered:
+        with item.meta.clock.time("composite"):
+            frame = self.composite(item.background, item.conditioned, item.crop)
+            if self.controls.overlay:
+                frame = draw_overlay(frame, item.conditioned)
+            self.delay()
+        return Rendered(item.meta, frame)
+
+
+def draw_overlay(frame: np.ndarray, conditioned: ConditionedFrame) -> np.ndarray:
+    """A copy of `frame` with the generator's current inputs (correspondence, shading, eyes) in its top-left corner."""
+    if not conditioned.valid:
+        return frame
+    side = max(32, frame.shape[0] // 5)
+    strip = np.concatenate([cv2.resize(p, (side, side), interpolation=cv2.INTER_AREA)
+                            for p in conditioning_panels(conditioned)], axis=1)
+    h, w = min(side, frame.shape[0]), min(strip.shape[1], frame.shape[1])
+    out = frame.copy()
+    out[:h, :w] = strip[:h, :w]
+    return out
+
+
+# --- threads -----------------------------------------------------------------------------------
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class _Failures:
+    """Per-frame errors: each kind reported once (then every 100th), counted; a run of them is fatal."""
+
+    def __init__(self, say: Say, limit: int, stop: threading.Event) -> None:
+        self.say, self.limit, self.stop = say, limit, stop
+        self.count = 0
+        self.fatal: BaseException | None = None
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def frame_failed(self, stage: str, seq: int, error: Exception, in_a_row: int) -> None:
+        key = f"{stage}: {type(error).__name__}: {error}"
+        with self._lock:
+            self.count += 1
+            seen = self._seen[key] = self._seen.get(key, 0) + 1
+        if seen == 1 or seen % 100 == 0:
+            self.say(f"frame {seq} dropped, {key}" + (f" ({seen} times)" if seen > 1 else ""))
+        if in_a_row >= self.limit:
+            self.failed(ReenactError(f"live {stage} failed on {in_a_row} frames in a row; last error: {key}"))
+
+    def failed(self, error: BaseException) -> None:
+        """A fault the run cannot go on with: stop, and re-raise it from `run_live`."""
+        with self._lock:
+            self.fatal = self.fatal or error
+        self.stop.set()
+
+
+class Worker(threading.Thread, Generic[In, Out]):
+    """Runs `steps` in order on every item of `inbox` (the newest each time) and offers the result to `outbox`.
+
+    Closes `outbox` when `inbox` is closed and drained, so the end of the
+    camera flows down the pipeline.
+    """
+
+    def __init__(self, name: str, inbox: LatestSlot[In], outbox: LatestSlot[Out],
+                 steps: Sequence[Callable], failures: _Failures) -> None:
+        super().__init__(name=f"live-{name}", daemon=True)
+        self.stage, self.inbox, self.outbox, self.steps, self.failures = name, inbox, outbox, steps, failures
+
+    def run(self) -> None:
+        in_a_row = 0
+        try:
+            while (item := self.inbox.get()) is not None:
+                try:
+                    for step in self.steps:
+                        item = step(item)
+                except Exception as e:  # noqa: BLE001 - one bad frame is reported and dropped, not fatal
+                    in_a_row += 1
+                    self.failures.frame_failed(self.stage, item.meta.seq, e, in_a_row)
+                    continue
+                in_a_row = 0
+                self.outbox.put(item)
+        except BaseException as e:  # noqa: BLE001 - carried to the main thread, which re-raises it
+            self.failures.failed(e)
+        finally:
+            self.outbox.close()
+
+
+class CaptureThread(threading.Thread):
+    """Reads the camera into a slot, stamping each frame, until the camera ends or the run stops."""
+
+    def __init__(self, camera: Capture, outbox: LatestSlot[Captured], stop: threading.Event,
+                 failures: _Failures) -> None:
+        super().__init__(name="live-capture", daemon=True)
+        self.camera, self.outbox, self.stop, self.failures = camera, outbox, stop, failures
+        self.captured = 0
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set() and (got := self.camera.read()) is not None:
+                rgb, captured = got
+                self.outbox.put(Captured(FrameMeta(self.captured, captured), rgb))
+                self.captured += 1
+        except BaseException as e:  # noqa: BLE001 - a camera failing mid-run ends the run, with its error
+            self.failures.failed(e)
+        finally:
+            self.outbox.close()
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+def percentiles_ms(seconds: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p95 and p99 in milliseconds (NaN for no values)."""
+    if not len(seconds):
+        return (float("nan"),) * 3
+    p50, p95, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+@dataclass
+class LiveSummary:
+    """What a live run did."""
+
+    captured: int = 0
+    """Frames the camera delivered."""
+    rendered: int = 0
+    """Frames that reached the sink."""
+    failed: int = 0
+    """Frames a stage failed on (reported as they happened)."""
+    seconds: float = 0.0
+    """Length of the run, from the first frame shown."""
+    fps: float = 0.0
+    """Frames shown per second after the warm-up."""
+    latency_ms: tuple[float, float, float] = (float("nan"),) * 3
+    """Capture-to-sink latency p50, p95, p99 after the warm-up."""
+    dropped_at: dict[str, int] = field(default_factory=dict)
+    """Frames dropped waiting for each stage (newer ones replaced them)."""
+    clock: StageClock = field(default_factory=StageClock)
+    """Per-stage time of the frames shown."""
+    output: str = ""
+    """Where the frames went."""
+    interrupted: bool = False
+    """Stopped by Ctrl-C."""
+
+    @property
+    def dropped(self) -> int:
+        """Captured frames never shown nor failed (replaced by newer ones, or in flight at the stop)."""
+        return self.captured - self.rendered - self.failed
+
+    def line(self) -> str:
+        p50, p95, p99 = self.latency_ms
+        where = ", ".join(f"{n} before {stage}" for stage, n in self.dropped_at.items() if n)
+        return (f"{self.rendered} of {self.captured} frames shown in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+                f"{self.dropped} dropped" + (f" ({where})" if where else "")
+                + (f", {self.failed} failed" if self.failed else "")
+                + f"; latency p50 {p50:.0f} / p95 {p95:.0f} / p99 {p99:.0f} ms; {self.clock.summary()}")
+
+
+class LiveStats:
+    """Latency and rate of the frames shown: the running report every few seconds, and the summary."""
+
+    def __init__(self, warmup: float) -> None:
+        self.warmup = warmup
+        self.start: float | None = None
+        self.latencies: list[float] = []
+        self.rendered = 0
+        self.clock = StageClock()
+        self._window: list[float] = []
+        self._window_clock = StageClock()
+        self._window_start: float | None = None
+        self._window_captured = 0
+        self._window_rendered = 0
+        self._counted_since: float | None = None
+        self._last: float | None = None
+
+    def add(self, meta: FrameMeta, shown: float) -> None:
+        if self.start is None:
+            self.start = self._window_start = shown
+        self.rendered += 1
+        self._last = shown
+        latency = shown - meta.captured
+        self._window.append(latency)
+        for clock in (self.clock, self._window_clock):
+            for stage, seconds in meta.clock.seconds.items():
+                clock.seconds[stage] += seconds
+                clock.calls[stage] += 1
+        if shown - self.start >= self.warmup:
+            self._counted_since = self._counted_since or shown
+            self.latencies.append(latency)
+
+    def report(self, now: float, captured: int) -> str:
+        """One line about the frames since the last report; starts the next window."""
+        span = max(now - (self._window_start or now), 1e-9)
+        shown = self.rendered - self._window_rendered
+        p50, p95, p99 = percentiles_ms(self._window)
+        line = (f"live: {shown / span:.1f} fps, latency p50 {p50:.0f} / p95 {p95:.0f} / p99 {p99:.0f} ms, "
+                f"{shown} shown of {captured - self._window_captured} captured; "
+                f"{self._window_clock.summary()}")
+        self._window, self._window_clock, self._window_start = [], StageClock(), now
+        self._window_captured, self._window_rendered = captured, self.rendered
+        return line
+
+    def seconds(self) -> float:
+        """From the first frame shown to the last."""
+        return (self._last - self.start) if self.start is not None and self._last is not None else 0.0
+
+    def fps(self) -> float:
+        """Frames shown per second after the warm-up."""
+        if self._counted_since is None or self._last is None or len(self.latencies) < 2:
+            return 0.0
+        return (len(self.latencies) - 1) / max(self._last - self._counted_since, 1e-9)
+
+
+# --- the runner ----------------------------------------------------------------------------------
+
+
+def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend, say: Say = print) -> LiveSummary:
+    """Run the live pipeline until the camera ends, q/Esc, `max_seconds` or Ctrl-C (see the module docstring).
+
+    Camera, background and sink are checked before anything starts (a
+    ReenactError names the fix). Ctrl-C is a normal way to stop: the summary
+    comes back with `interrupted` set and the file finished. A fatal fault in a
+    stage is re-raised after everything is closed.
+    """
+    controls = LiveControls(config.recombine.mode if isinstance(config.recombine.mode, str) else "full",
+                            config.overlay, say)
+    camera = open_capture(config.camera, config.loop_camera, controls.stop)
+    tracker = sink = None
+    try:
+        track = folder.load_track()
+        background = open_background(track, folder.info().data_hash, config.background, config.recombine.target_ref, say)
+        metadata = synthetic_metadata(folder.model_hash(), folder.path.name, extra={
+            "command": "live", "camera": str(config.camera), "background": str(config.background or "training clip"),
+            "mode": controls.mode})
+        sink = open_sink(config.sink, background.width, background.height, camera.fps, metadata, controls.press)
+        tracker = SourceTracker(track.model, config.tracking)
+        steps = {
+            "track": [TrackSource(tracker, config, say)],
+            "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
+                       Condition(Conditioner(folder, camera.fps, (background.width, background.height)), config)],
+            "generate": [GenerateOne(Generate(backend), config)],
+            "composite": [CompositeLive(Composite(config.blend, mark=config.watermark), config, controls)],
+        }
+        say(f"live: camera {config.camera} ({camera.width}x{camera.height} at {camera.fps:g} fps) -> "
+            f"{sink.description} ({background.width}x{background.height}); mode {controls.mode}; "
+            f"look at the camera with a neutral face for {config.tracking.calibration_seconds:g} s to calibrate"
+            + (f"; keys: {LiveControls.KEYS}" if config.sink == "window" else ""))
+        return _run(camera, sink, steps, config, controls, say)
+    finally:
+        if sink is not None:
+            sink.close()
+        if tracker is not None:
+            tracker.close()
+        camera.close()
+
+
+def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: LiveConfig,
+         controls: LiveControls, say: Say) -> LiveSummary:
+    """Start the threads, serve the sink on this thread, stop and join, and sum up."""
+    failures = _Failures(say, config.max_consecutive_errors, controls.stop)
+    slots = [LatestSlot(name) for name in [*steps, "sink"]]  # each named after the stage that takes from it
+    capture = CaptureThread(camera, slots[0], controls.stop, failures)
+    workers: list[threading.Thread] = [capture] + [
+        Worker(name, slots[i], slots[i + 1], stage_steps, failures) for i, (name, stage_steps) in enumerate(steps.items())
+    ]
+    rendered = slots[-1]
+    stats = LiveStats(config.warmup_seconds)
+    summary = LiveSummary(output=sink.description)
+    start = time.perf_counter()
+    next_report = start + config.report_every
+    for worker in workers:
+        worker.start()
+    try:
+        while not controls.stop.is_set():
+            now = time.perf_counter()
+            if config.max_seconds is not None and now - start >= config.max_seconds:
+                break
+            if now >= next_report:
+                say(stats.report(now, capture.captured))
+                next_report = now + config.report_every
+            item = rendered.get(timeout=0.02)
+            if item is None:
+                if rendered.closed:
+                    break
+                sink.poll()
+                continue
+            with item.meta.clock.time("sink"):
+                sink.write(item.frame, item.meta.captured)
+            stats.add(item.meta, time.perf_counter())
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        controls.stop.set()
+        for worker in workers:
+            worker.join(timeout=5.0)
+    if failures.fatal is not None:
+        raise failures.fatal
+    summary.captured, summary.rendered, summary.failed = capture.captured, stats.rendered, failures.count
+    summary.seconds = stats.seconds()
+    summary.fps, summary.latency_ms, summary.clock = stats.fps(), percentiles_ms(stats.latencies), stats.clock
+    summary.dropped_at = {slot.name: slot.dropped for slot in slots}
+    return summary
+
+
+def benchmark_live(folder: ModelFolder, camera_clip: Path, seconds: float = 10.0, backend: Backend | None = None,
+                   stage_delay: dict[str, float] | None = None) -> dict[str, object]:
+    """End-to-end live figures with a file camera (looped, real time) into a temporary MP4.
+
+    The backend defaults to the fastest here (`--backend auto`). Returns fps
+    and latency percentiles after the warm-up, frame counts, and per-stage
+    milliseconds of the frames shown.
+    """
+    from reenact.runtime.selection import open_backend
+
+    opened = backend or open_backend(folder).backend
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = LiveConfig(camera=Path(camera_clip), sink=Path(tmp) / "live.mp4", loop_camera=True,
+                                max_seconds=seconds, report_every=seconds + 1, stage_delay=stage_delay or {})
+            summary = run_live(folder, config, opened, say=lambda line: None)
+    finally:
+        if backend is None:
+            opened.close()
+    p50, p95, p99 = summary.latency_ms
+    clock = summary.clock
+    return {
+        "backend": opened.describe(), "camera": str(camera_clip), "seconds": round(summary.seconds, 2),
+        "fps": round(summary.fps, 2), "latency_p50_ms": round(p50, 1), "latency_p95_ms": round(p95, 1),
+        "latency_p99_ms": round(p99, 1), "captured": summary.captured, "rendered": summary.rendered,
+        "dropped": summary.dropped, "failed": summary.failed,
+        "stage_ms": {stage: round(1e3 * clock.seconds[stage] / max(1, clock.calls[stage]), 2) for stage in clock.seconds},
+    }
