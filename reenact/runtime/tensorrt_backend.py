@@ -124,7 +124,8 @@ class TensorRTBackend(Backend):
         build = functools.partial(build_engine, trt, folder.onnx_path, key, self.input_name)
         name = self._cache_name = folder.path.resolve().name
         cached = cache.fetch(name, key, build)
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._logger = trt.Logger(trt.Logger.WARNING)  # kept: the runtime and engine log through it
+        self._runtime = trt.Runtime(self._logger)
         engine = self._runtime.deserialize_cuda_engine(cached.data)
         if engine is None and not cached.built:
             cached = cache.fetch(name, key, build, force_reason="TensorRT could not load the cached engine")
@@ -146,7 +147,8 @@ class TensorRTBackend(Backend):
 
     def _run_chunk(self, stack: torch.Tensor) -> torch.Tensor:
         image = torch.empty(self.spec.output_shape(stack.shape[0]), dtype=torch.float32, device=self._device)
-        self._context.set_input_shape(self.input_name, tuple(stack.shape))
+        if not self._context.set_input_shape(self.input_name, tuple(stack.shape)):
+            raise RuntimeError(f"TensorRT refused input shape {tuple(stack.shape)} (engine profile: batch 1..{self.max_batch})")
         self._context.set_tensor_address(self.input_name, stack.data_ptr())
         self._context.set_tensor_address(self.output_name, image.data_ptr())
         if not self._context.execute_async_v3(torch.cuda.current_stream(self._device).cuda_stream):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from reenact.errors import BackendUnavailableError
-from reenact.model_folder import ModelFolder
+from reenact.model_folder import ModelFolder, load_generator
 from reenact.runtime.backend import Backend, BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.parity import FP16, FP32, check_agreement, random_stack, tolerance_for
@@ -36,6 +36,14 @@ def _open_or_skip(factory, folder: ModelFolder, config: BackendConfig) -> Backen
 def test_outputs_spread_over_the_range(reference: Backend) -> None:
     image = reference.infer(random_stack(reference, 2))
     assert image.min() < -0.5 and image.max() > 0.5, "a near-constant output would make the parity tests vacuous"
+
+
+def test_torch_backend_is_the_training_forward_pass(tiny_folder: ModelFolder, reference: Backend) -> None:
+    """The reference runs channels-last for speed; it must still be the plain model's arithmetic."""
+    stack = random_stack(reference, 2)
+    with torch.no_grad():
+        plain = load_generator(tiny_folder)(torch.from_numpy(stack)).numpy()
+    assert np.abs(reference.infer(stack) - plain).max() <= FP32.max_abs
 
 
 @pytest.mark.parametrize("batch", [1, 3])
