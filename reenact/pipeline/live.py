@@ -22,6 +22,7 @@ window, after `max_seconds`, or on Ctrl-C, and always leaves a finished file.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import tempfile
 import threading
 import time
@@ -43,7 +44,7 @@ from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
 from reenact.pipeline.sinks import Sink, open_sink
 from reenact.pipeline.slots import LatestSlot
 from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
-from reenact.recombine import MODES, RecombineConfig, Recombiner
+from reenact.recombine import MODES, Component, RecombineConfig, Recombiner
 from reenact.render.blend import BlendConfig
 from reenact.render.conditioning import ConditionedFrame
 from reenact.render.preview import conditioning_panels
@@ -90,6 +91,10 @@ class LiveConfig:
     stage_delay: dict[str, float] = field(default_factory=dict)
     """Extra seconds per frame in the named stages (DELAYABLE_STAGES): simulates a slower machine, to see
     frames dropped and latency held (tests and benchmarks)."""
+    just_in_time: bool = True
+    """Each stage takes its next frame only when the stage after it will be free by the time it is done
+    (see `Worker`): behind a slow stage, no work is spent on frames that would be dropped. Off: every
+    stage runs at the camera's rate and the slots drop what the slow stage cannot take."""
     max_consecutive_errors: int = 50
     """A stage failing on this many frames in a row stops the run (a persistent fault, not a bad frame)."""
 
@@ -119,8 +124,9 @@ class LiveControls:
 
     KEYS = "c recalibrate the neutral face, o conditioning overlay, m mode, q/Esc quit"
 
-    def __init__(self, mode: str, overlay: bool, say: Say) -> None:
+    def __init__(self, mode: str | frozenset[Component], overlay: bool, say: Say) -> None:
         self.mode, self.overlay, self.say = mode, overlay, say
+        """The recombination mode (a name in MODES, or the configured set of components until m is pressed)."""
         self.recalibrate = threading.Event()
         """Set by the c key; the recombine stage takes the current source frame as the reference and clears it."""
         self.stop = threading.Event()
@@ -253,7 +259,7 @@ class LiveRecombine:
         self._recombiner: Recombiner | None = None
         self._source_model: FaceModel | None = None
         self._source_reference: FaceParams | None = None
-        self._mode: str | frozenset = config.recombine.mode
+        self._mode = controls.mode
 
     def __call__(self, item: Tracked) -> Recombined:
         with item.meta.clock.time("background"):
@@ -378,30 +384,75 @@ class _Failures:
 
 
 class Worker(threading.Thread, Generic[In, Out]):
-    """Runs `steps` in order on every item of `inbox` (the newest each time) and offers the result to `outbox`.
+    """Runs `steps` in order on the newest item of `inbox` and offers the result to `outbox`.
 
-    Closes `outbox` when `inbox` is closed and drained, so the end of the
-    camera flows down the pipeline.
+    Just in time (`pace`): a worker takes its next item only when the worker
+    after it (`downstream`) will be free by the time this one is done, judged
+    from both workers' smoothed times per item. Behind a slow stage the stages
+    before it then work once per slow frame instead of once per camera frame,
+    leaving the CPU to the slow stage, and what they hand it is as fresh as
+    when they run flat out. The newest-wins slots still bound the latency when
+    the estimates are off. Closes `outbox` when `inbox` is closed and drained,
+    so the end of the camera flows down the pipeline.
     """
 
-    def __init__(self, name: str, inbox: LatestSlot[In], outbox: LatestSlot[Out],
-                 steps: Sequence[Callable], failures: _Failures) -> None:
+    SMOOTHING = 0.2
+    """Weight of the latest item in the smoothed time per item."""
+
+    def __init__(self, name: str, inbox: LatestSlot[In], outbox: LatestSlot[Out], steps: Sequence[Callable],
+                 failures: _Failures, stop: threading.Event, pace: bool = True) -> None:
         super().__init__(name=f"live-{name}", daemon=True)
         self.stage, self.inbox, self.outbox, self.steps, self.failures = name, inbox, outbox, steps, failures
+        self.stop, self.pace = stop, pace
+        self.downstream: Worker | None = None
+        """The worker taking from `outbox` (None: the sink, which is always ready)."""
+        self.seconds_per_item = 0.0
+        self._busy_until = 0.0
+
+    def next_take(self, handed: bool = False) -> float:
+        """When this worker will take a new item (`time.perf_counter()`; in the past: it is waiting for one),
+        if `handed`, after an item now being made upstream is handed to it first."""
+        busy = bool(self._busy_until)
+        free = self._busy_until or time.perf_counter()
+        if handed or self.inbox.pending:  # that item comes first (newest wins: one, however many come)
+            free = self._start_after(free, busy) + self.seconds_per_item
+            busy = True
+        return self._start_after(free, busy)
+
+    def _start_after(self, free: float, handing: bool) -> float:
+        """When to start the next item, free at `free`: just in time for the downstream worker, which first
+        gets the item this one is finishing (`handing`)."""
+        if not self.pace or self.downstream is None:
+            return free
+        return max(free, self.downstream.next_take(handing) - self.seconds_per_item)
+
+    def _learn(self, seconds: float) -> None:
+        """Fold one item's time into the smoothed time per item."""
+        previous = self.seconds_per_item
+        self.seconds_per_item = seconds if not previous else previous + self.SMOOTHING * (seconds - previous)
 
     def run(self) -> None:
         in_a_row = 0
         try:
-            while (item := self.inbox.get()) is not None:
+            while True:
+                while (wait := self._start_after(time.perf_counter(), False) - time.perf_counter()) > 0 \
+                        and not self.stop.is_set():
+                    self.stop.wait(min(wait, 0.01))  # the estimate moves: look again soon
+                if (item := self.inbox.get()) is None:
+                    break
+                start = time.perf_counter()
+                self._busy_until = start + self.seconds_per_item
                 try:
                     for step in self.steps:
                         item = step(item)
                 except Exception as e:  # noqa: BLE001 - one bad frame is reported and dropped, not fatal
                     in_a_row += 1
                     self.failures.frame_failed(self.stage, item.meta.seq, e, in_a_row)
-                    continue
-                in_a_row = 0
-                self.outbox.put(item)
+                else:
+                    in_a_row = 0
+                    self._learn(time.perf_counter() - start)
+                    self.outbox.put(item)
+                self._busy_until = 0.0
         except BaseException as e:  # noqa: BLE001 - carried to the main thread, which re-raises it
             self.failures.failed(e)
         finally:
@@ -448,6 +499,8 @@ class LiveSummary:
     """Frames the camera delivered."""
     rendered: int = 0
     """Frames that reached the sink."""
+    generated: int = 0
+    """Of those, frames the generator drew (the others had no face in the background and passed through)."""
     failed: int = 0
     """Frames a stage failed on (reported as they happened)."""
     seconds: float = 0.0
@@ -473,7 +526,8 @@ class LiveSummary:
     def line(self) -> str:
         p50, p95, p99 = self.latency_ms
         where = ", ".join(f"{n} before {stage}" for stage, n in self.dropped_at.items() if n)
-        return (f"{self.rendered} of {self.captured} frames shown in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+        return (f"{self.rendered} of {self.captured} frames shown ({self.generated} generated) in {self.seconds:.1f} s "
+                f"({self.fps:.1f} fps), "
                 f"{self.dropped} dropped" + (f" ({where})" if where else "")
                 + (f", {self.failed} failed" if self.failed else "")
                 + f"; latency p50 {p50:.0f} / p95 {p95:.0f} / p99 {p99:.0f} ms; {self.clock.summary()}")
@@ -486,7 +540,7 @@ class LiveStats:
         self.warmup = warmup
         self.start: float | None = None
         self.latencies: list[float] = []
-        self.rendered = 0
+        self.rendered = self.generated = 0
         self.clock = StageClock()
         self._window: list[float] = []
         self._window_clock = StageClock()
@@ -500,6 +554,7 @@ class LiveStats:
         if self.start is None:
             self.start = self._window_start = shown
         self.rendered += 1
+        self.generated += meta.generated
         self._last = shown
         latency = shown - meta.captured
         self._window.append(latency)
@@ -545,8 +600,7 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend, say: Say
     comes back with `interrupted` set and the file finished. A fatal fault in a
     stage is re-raised after everything is closed.
     """
-    controls = LiveControls(config.recombine.mode if isinstance(config.recombine.mode, str) else "full",
-                            config.overlay, say)
+    controls = LiveControls(config.recombine.mode, config.overlay, say)
     camera = open_capture(config.camera, config.loop_camera, controls.stop)
     tracker = sink = None
     try:
@@ -583,9 +637,11 @@ def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: 
     failures = _Failures(say, config.max_consecutive_errors, controls.stop)
     slots = [LatestSlot(name) for name in [*steps, "sink"]]  # each named after the stage that takes from it
     capture = CaptureThread(camera, slots[0], controls.stop, failures)
-    workers: list[threading.Thread] = [capture] + [
-        Worker(name, slots[i], slots[i + 1], stage_steps, failures) for i, (name, stage_steps) in enumerate(steps.items())
-    ]
+    stages = [Worker(name, slots[i], slots[i + 1], stage_steps, failures, controls.stop, config.just_in_time)
+              for i, (name, stage_steps) in enumerate(steps.items())]
+    for upstream, downstream in itertools.pairwise(stages):
+        upstream.downstream = downstream
+    workers: list[threading.Thread] = [capture, *stages]
     rendered = slots[-1]
     stats = LiveStats(config.warmup_seconds)
     summary = LiveSummary(output=sink.description)
@@ -619,6 +675,7 @@ def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: 
     if failures.fatal is not None:
         raise failures.fatal
     summary.captured, summary.rendered, summary.failed = capture.captured, stats.rendered, failures.count
+    summary.generated = stats.generated
     summary.seconds = stats.seconds()
     summary.fps, summary.latency_ms, summary.clock = stats.fps(), percentiles_ms(stats.latencies), stats.clock
     summary.dropped_at = {slot.name: slot.dropped for slot in slots}
@@ -626,20 +683,23 @@ def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: 
 
 
 def benchmark_live(folder: ModelFolder, camera_clip: Path, seconds: float = 10.0, backend: Backend | None = None,
-                   stage_delay: dict[str, float] | None = None) -> dict[str, object]:
-    """End-to-end live figures with a file camera (looped, real time) into a temporary MP4.
+                   stage_delay: dict[str, float] | None = None, just_in_time: bool = True) -> dict[str, object]:
+    """End-to-end live figures: `camera_clip` as a file camera (looped, in real time) driving the model's
+    training clip into a temporary MP4, for `seconds`.
 
     The backend defaults to the fastest here (`--backend auto`). Returns fps
-    and latency percentiles after the warm-up, frame counts, and per-stage
-    milliseconds of the frames shown.
+    and capture-to-file latency percentiles after the warm-up, frame counts and
+    per-stage milliseconds of the frames shown.
     """
     from reenact.runtime.selection import open_backend
 
     opened = backend or open_backend(folder).backend
+    description = opened.describe()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = LiveConfig(camera=Path(camera_clip), sink=Path(tmp) / "live.mp4", loop_camera=True,
-                                max_seconds=seconds, report_every=seconds + 1, stage_delay=stage_delay or {})
+                                max_seconds=seconds, report_every=seconds + 1, stage_delay=stage_delay or {},
+                                just_in_time=just_in_time)
             summary = run_live(folder, config, opened, say=lambda line: None)
     finally:
         if backend is None:
@@ -647,9 +707,9 @@ def benchmark_live(folder: ModelFolder, camera_clip: Path, seconds: float = 10.0
     p50, p95, p99 = summary.latency_ms
     clock = summary.clock
     return {
-        "backend": opened.describe(), "camera": str(camera_clip), "seconds": round(summary.seconds, 2),
+        "backend": description, "camera": str(camera_clip), "seconds": round(summary.seconds, 2),
         "fps": round(summary.fps, 2), "latency_p50_ms": round(p50, 1), "latency_p95_ms": round(p95, 1),
         "latency_p99_ms": round(p99, 1), "captured": summary.captured, "rendered": summary.rendered,
-        "dropped": summary.dropped, "failed": summary.failed,
+        "generated": summary.generated, "dropped": summary.dropped, "failed": summary.failed,
         "stage_ms": {stage: round(1e3 * clock.seconds[stage] / max(1, clock.calls[stage]), 2) for stage in clock.seconds},
     }

@@ -55,6 +55,11 @@ class LatestSlot(Generic[T]):
             self._ready.notify_all()
 
     @property
+    def pending(self) -> bool:
+        """An item is waiting to be taken."""
+        return self._item is not None
+
+    @property
     def closed(self) -> bool:
         """Closed and nothing left to take."""
         with self._ready:
