@@ -592,17 +592,20 @@ class LiveStats:
 # --- the runner ----------------------------------------------------------------------------------
 
 
-def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend, say: Say = print) -> LiveSummary:
+def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callable[[], Backend],
+             say: Say = print) -> LiveSummary:
     """Run the live pipeline until the camera ends, q/Esc, `max_seconds` or Ctrl-C (see the module docstring).
 
-    Camera, background and sink are checked before anything starts (a
-    ReenactError names the fix). Ctrl-C is a normal way to stop: the summary
-    comes back with `interrupted` set and the file finished. A fatal fault in a
-    stage is re-raised after everything is closed.
+    `backend`: an open backend, or a function opening one, called once the
+    camera, background and sink have been checked (so their errors come before
+    a long engine build); a backend opened here is closed here. Ctrl-C is a
+    normal way to stop: the summary comes back with `interrupted` set and the
+    file finished. A fatal fault in a stage is re-raised after everything is
+    closed.
     """
     controls = LiveControls(config.recombine.mode, config.overlay, say)
     camera = open_capture(config.camera, config.loop_camera, controls.stop)
-    tracker = sink = None
+    tracker = sink = opened = None
     try:
         track = folder.load_track()
         background = open_background(track, folder.info().data_hash, config.background, config.recombine.target_ref, say)
@@ -610,6 +613,8 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend, say: Say
             "command": "live", "camera": str(config.camera), "background": str(config.background or "training clip"),
             "mode": controls.mode})
         sink = open_sink(config.sink, background.width, background.height, camera.fps, metadata, controls.press)
+        if not isinstance(backend, Backend):
+            backend = opened = backend()
         tracker = SourceTracker(track.model, config.tracking)
         steps = {
             "track": [TrackSource(tracker, config, say)],
@@ -624,11 +629,9 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend, say: Say
             + (f"; keys: {LiveControls.KEYS}" if config.sink == "window" else ""))
         return _run(camera, sink, steps, config, controls, say)
     finally:
-        if sink is not None:
-            sink.close()
-        if tracker is not None:
-            tracker.close()
-        camera.close()
+        for resource in (sink, tracker, opened, camera):
+            if resource is not None:
+                resource.close()
 
 
 def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: LiveConfig,
@@ -693,21 +696,22 @@ def benchmark_live(folder: ModelFolder, camera_clip: Path, seconds: float = 10.0
     """
     from reenact.runtime.selection import open_backend
 
-    opened = backend or open_backend(folder).backend
-    description = opened.describe()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = LiveConfig(camera=Path(camera_clip), sink=Path(tmp) / "live.mp4", loop_camera=True,
-                                max_seconds=seconds, report_every=seconds + 1, stage_delay=stage_delay or {},
-                                just_in_time=just_in_time)
-            summary = run_live(folder, config, opened, say=lambda line: None)
-    finally:
-        if backend is None:
-            opened.close()
+    used: list[str] = []
+
+    def opened() -> Backend:
+        chosen = open_backend(folder).backend
+        used.append(chosen.describe())
+        return chosen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = LiveConfig(camera=Path(camera_clip), sink=Path(tmp) / "live.mp4", loop_camera=True,
+                            max_seconds=seconds, report_every=seconds + 1, stage_delay=stage_delay or {},
+                            just_in_time=just_in_time)
+        summary = run_live(folder, config, backend or opened, say=lambda line: None)
     p50, p95, p99 = summary.latency_ms
     clock = summary.clock
     return {
-        "backend": description, "camera": str(camera_clip), "seconds": round(summary.seconds, 2),
+        "backend": backend.describe() if backend else used[0], "camera": str(camera_clip), "seconds": round(summary.seconds, 2),
         "fps": round(summary.fps, 2), "latency_p50_ms": round(p50, 1), "latency_p95_ms": round(p95, 1),
         "latency_p99_ms": round(p99, 1), "captured": summary.captured, "rendered": summary.rendered,
         "generated": summary.generated, "dropped": summary.dropped, "failed": summary.failed,

@@ -32,12 +32,16 @@ from reenact.recombine import Component
 CAMERA = "drive_d0.mp4"
 
 
-@pytest.fixture(scope="module")
-def backend(random_model):
+def open_cpu_backend(folder):
     from reenact.runtime.backend import BackendConfig
     from reenact.runtime.selection import open_backend
 
-    opened = open_backend(random_model, BackendConfig(backend="onnxruntime", device="cpu", threads=1)).backend
+    return open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu", threads=1)).backend
+
+
+@pytest.fixture(scope="module")
+def backend(random_model):
+    opened = open_cpu_backend(random_model)
     yield opened
     opened.close()
 
@@ -88,8 +92,9 @@ def test_max_seconds_stops_a_looped_camera_over_a_still_background(random_model,
     image = tmp_path / "still.png"
     cv2.imwrite(str(image), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     start = time.perf_counter()
-    summary = run(random_model, backend, camera=data / CAMERA, sink=tmp_path / "still.mp4", loop_camera=True,
-                  max_seconds=1.5, background=image, watermark=True)
+    summary = run(random_model, lambda: open_cpu_backend(random_model),  # opened (and closed) by run_live
+                  camera=data / CAMERA, sink=tmp_path / "still.mp4", loop_camera=True, max_seconds=1.5,
+                  background=image, watermark=True)
     assert time.perf_counter() - start < 6
     assert summary.rendered > 10 and summary.seconds < 1.6
     written = read_frames(tmp_path / "still.mp4")[0]
@@ -145,8 +150,12 @@ def test_a_failing_frame_is_reported_and_a_failing_stage_stops_the_run(random_mo
 
 def test_bad_inputs_fail_up_front_with_the_fix(random_model, backend, data, tmp_path, monkeypatch):
     camera = data / CAMERA
+
+    def not_yet():
+        pytest.fail("the backend was opened before the camera was checked")
+
     with pytest.raises(InputError, match="cannot open camera 9.*--camera FILE.mp4"):
-        run(random_model, backend, camera=9, sink=tmp_path / "x.mp4")
+        run(random_model, not_yet, camera=9, sink=tmp_path / "x.mp4")
     with pytest.raises(InputError, match="video not found"):
         run(random_model, backend, camera=tmp_path / "missing.mp4", sink=tmp_path / "x.mp4")
     with pytest.raises(InputError, match="background not found"):
@@ -155,7 +164,7 @@ def test_bad_inputs_fail_up_front_with_the_fix(random_model, backend, data, tmp_
         run(random_model, backend, camera=camera, sink=tmp_path / "x.avi")
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # not installed
     with pytest.raises(ReenactError, match=r"pip install 'reenact\[virtualcam\]'"):
-        run(random_model, backend, camera=camera, sink="virtualcam")
+        run(random_model, not_yet, camera=camera, sink="virtualcam")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     if sys.platform.startswith("linux"):
