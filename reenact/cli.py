@@ -353,6 +353,30 @@ def _eval_line(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    import torch
+
+    from reenact.model_folder import open_model
+    from reenact.pipeline.live import LiveConfig, run_live
+    from reenact.render.blend import BlendConfig
+
+    folder = open_model(args.model)
+    camera = int(args.camera) if args.camera.isdigit() else Path(args.camera)
+    sink = args.sink if args.sink in ("window", "virtualcam") else Path(args.sink)
+    try:
+        config = LiveConfig(
+            camera=camera, sink=sink, background=args.background, recombine=_recombine_config(args),
+            blend=BlendConfig(mask=args.mask, method=args.blend), watermark=args.watermark, overlay=args.overlay,
+            loop_camera=args.loop, max_seconds=args.seconds, report_every=args.report_every,
+        )
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+    torch.set_num_threads(1)  # the stages run in threads of their own; torch's pool would fight them for cores
+    summary = run_live(folder, config, lambda: _open_backend(args, folder), say=lambda line: print(line, file=sys.stderr))
+    print(summary.line())
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
 DEMO_PRESET = "tiny"
 DEMO_SIZE = 128
 """The demo trains the tiny networks at 128 px: a recognisable face within minutes on a 2-core CPU."""
@@ -614,6 +638,32 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
     _add_mix_options(evaluate)
     evaluate.set_defaults(run=cmd_eval)
+
+    live = commands.add_parser(
+        "live",
+        help="puppeteer the target live from a webcam (or a video played in real time)",
+        description=(
+            "A camera drives the target in real time: capture, tracking, recombination, conditioning, the "
+            "generator and blending run in threads joined by one-frame queues where the newest frame wins, so "
+            "a slow stage lowers the frame rate but not the latency. The background is the model's training "
+            "clip, looped (or --background). Look at the camera with a neutral face for the first second: that "
+            "calibrates the source. Prints fps and latency percentiles (capture to output) every few seconds."
+        ),
+        epilog="Window keys: c recalibrate the neutral face, o toggle the conditioning overlay, m switch mode "
+               "(full, expression, pose, gaze), q or Esc quit.",
+    )
+    live.add_argument("--model", type=Path, required=True, help="trained model folder")
+    live.add_argument("--camera", default="0", help="webcam index (default 0) or a video file played in real time")
+    live.add_argument("--sink", default="window",
+                      help="window (default), virtualcam (pip install 'reenact[virtualcam]'), or an .mp4 path")
+    live.add_argument("--background", type=Path, help="clip or image to render into (default: the training clip)")
+    live.add_argument("--loop", action="store_true", help="loop a file camera instead of stopping at its end")
+    live.add_argument("--seconds", type=float, help="stop after this many seconds")
+    live.add_argument("--overlay", action="store_true", help="start with the conditioning overlay shown")
+    live.add_argument("--report-every", type=float, default=5.0, help="seconds between fps/latency lines (default 5)")
+    _add_render_options(live)
+    _add_mix_options(live)
+    live.set_defaults(run=cmd_live)
 
     demo = commands.add_parser(
         "demo",
