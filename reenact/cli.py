@@ -423,18 +423,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     """Inference and output options of the commands that render video."""
-    infer = parser.add_argument_group("inference")
-    infer.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
-                       help="generator backend; auto takes the fastest present (TensorRT > ONNX Runtime CUDA > "
-                            "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
-    infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
-    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
+    _add_backend_options(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--blend", default="feather", choices=["feather", "poisson"],
                      help="paste-back: feathered edge with colour matching at the seam (default), or Poisson")
     out.add_argument("--mask", default="crop", choices=["crop", "face"],
                      help="what is pasted back: the whole generated crop (default) or only the face and its surround")
     out.add_argument("--watermark", action="store_true", help="add a small visible 'synthetic' mark")
+
+
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """Which inference backend runs the generator."""
+    infer = parser.add_argument_group("inference")
+    infer.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                       help="generator backend; auto takes the fastest present (TensorRT > ONNX Runtime CUDA > "
+                            "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
+    infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
+    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
 
 
 def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
@@ -631,11 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--clip", type=Path, help="the training clip, if it moved since training")
     evaluate.add_argument("-o", "--output", type=Path, required=True, help="report folder")
     evaluate.add_argument("--verbose", action="store_true", help="print every summary metric as JSON")
-    infer = evaluate.add_argument_group("inference")
-    infer.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
-                       help="generator backend (default auto: the fastest present)")
-    infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
-    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
+    _add_backend_options(evaluate)
     _add_mix_options(evaluate)
     evaluate.set_defaults(run=cmd_eval)
 
