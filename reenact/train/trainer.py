@@ -102,7 +102,7 @@ class Trainer:
             loss = d_frame + self.config.temporal_weight * d_time
         loss.float().backward()
         self.opt_d.step()
-        losses["d_frame"], losses["d_temporal"] = float(d_frame), float(d_time)
+        losses["d_frame"], losses["d_temporal"] = float(d_frame.detach()), float(d_time.detach())
         real_frame = [[f[:b].detach() for f in scale] for scale in frame_out.features]
         real_time = [[f[:runs].detach() for f in scale] for scale in time_out.features]
         return real_frame, real_time

@@ -6,10 +6,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from reenact.nn.generator import GeneratorConfig, build_generator, generator_gflops
-from reenact.nn.losses import weighted_l1
 from reenact.nn.presets import PRESETS, get_preset
 
 
@@ -118,37 +116,3 @@ def test_preset_conditioning_layout_is_kept_consistent() -> None:
         replace(preset, window=3)
     with pytest.raises(ValueError, match="multiple"):
         replace(preset, size=60)
-
-
-def _smooth_images(count: int, channels: int, size: int, seed: int) -> torch.Tensor:
-    """Random images in [-1, 1] with structure at a few scales (bilinear upsampled noise)."""
-    g = torch.Generator().manual_seed(seed)
-    out = torch.zeros(count, channels, size, size)
-    for cells in (4, 8, 16):
-        noise = torch.randn(count, channels, cells, cells, generator=g)
-        out += F.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False) / cells**0.5
-    return torch.tanh(out)
-
-
-def test_tiny_generator_overfits_16_frames() -> None:
-    """L1 only: the loss must end far below both its start and the best input-independent guess
-    (measured: 0.43 -> ~0.07 in 150 steps, against 0.31 for the best constant output)."""
-    torch.manual_seed(0)
-    config = get_preset("tiny").generator
-    model = build_generator(config)
-    inputs = _smooth_images(16, config.in_channels, 64, seed=1)
-    targets = _smooth_images(16, 3, 64, seed=2)
-    # The best output that ignores its input (per-pixel median of the targets) scores this:
-    constant_baseline = weighted_l1(targets.median(dim=0, keepdim=True).values.expand_as(targets), targets).item()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with torch.no_grad():
-        first = weighted_l1(model(inputs), targets).item()
-    for _ in range(150):
-        optimizer.zero_grad(set_to_none=True)
-        loss = weighted_l1(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        last = weighted_l1(model(inputs), targets).item()
-    assert last < first / 4, (first, last)
-    assert last < constant_baseline / 2.5, (constant_baseline, last)
