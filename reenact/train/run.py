@@ -98,7 +98,7 @@ def obtain_track(folder: Path, clip: Path, data_hash: str, track_path: Path | No
         with _bar(reader.n_frames or None, "tracking") as bar:
             track = track_video(clip, progress=bar.update)
     track.meta["data_hash"] = data_hash
-    track.source = str(clip)
+    track.source = str(clip.resolve())
     if is_main:
         track.save(cached)
     return track
@@ -254,7 +254,7 @@ def _train(
     write_png(previews / "final.png", preview_grid(trainer.ema, data, preview_frames, device))
     info = ModelInfo(
         preset=config.preset, size=config.size, window=conditioning.window, channels=N_CHANNELS,
-        crop_margin=conditioning.crop.margin, generator=network.generator, data_hash=data_hash, source=str(clip),
+        crop_margin=conditioning.crop.margin, generator=network.generator, data_hash=data_hash, source=str(clip.resolve()),
         fps=track.fps, frames=n, validation=validation, steps=trainer.step,
         metrics={name: round(value, 4) for name, value in metrics.items()}, reenact_version=__version__,
     )

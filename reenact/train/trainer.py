@@ -137,7 +137,7 @@ class Trainer:
                 module.requires_grad_(True)
             loss = loss + config.adversarial_weight * adversarial.float()
             loss = loss + config.feature_matching_weight * matching.float()
-            losses["g_adv"], losses["feature_matching"] = float(adversarial), float(matching)
+            losses["g_adv"], losses["feature_matching"] = float(adversarial.detach()), float(matching.detach())
         loss.backward()
         self.opt_g.step()
 
