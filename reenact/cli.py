@@ -372,8 +372,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise ReenactError(str(e)) from None
     torch.set_num_threads(1)  # the stages run in threads of their own; torch's pool would fight them for cores
+    if args.threads is None:
+        args.threads = 1  # likewise the generator's: measured faster with 1 thread beside the other stages
     summary = run_live(folder, config, lambda: _open_backend(args, folder), say=lambda line: print(line, file=sys.stderr))
-    print(summary.line())
+    print(f"{summary.line()} -> {summary.output}")
     return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
@@ -439,7 +441,7 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
                        help="generator backend; auto takes the fastest present (TensorRT > ONNX Runtime CUDA > "
                             "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
     infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
-    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores)")
+    infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores; live: 1, beside its other stages)")
 
 
 def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
@@ -448,8 +450,8 @@ def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
     _add_edit_options(parser)
 
 
-def _add_mix_options(parser: argparse.ArgumentParser) -> None:
-    """How a source drives the target."""
+def _add_mix_options(parser: argparse.ArgumentParser, source_clip: bool = True) -> None:
+    """How a source drives the target (`source_clip`: the options that need a whole source clip)."""
     mix = parser.add_argument_group("recombination (with --source)")
     mix.add_argument("--mode", default="full", choices=["full", "expression", "pose", "gaze"],
                      help="what the source drives: full (pose, expression, gaze), expression (keeps the target's "
@@ -461,10 +463,13 @@ def _add_mix_options(parser: argparse.ArgumentParser) -> None:
                      help="scale of the source's expression change: 0 neutral, 1 as driven, >1 exaggerated")
     mix.add_argument("--absolute", action="store_true",
                      help="transfer absolute pose/expression instead of changes from each side's neutral frame")
-    mix.add_argument("--source-ref", type=int, help="the source's neutral reference frame (default: found automatically)")
     mix.add_argument("--target-ref", type=int, help="the target's neutral reference frame (default: found automatically)")
-    mix.add_argument("--loop-source", action="store_true",
-                     help="loop a shorter source over the whole target (default: stop at the shorter clip)")
+    parser.set_defaults(source_ref=None, loop_source=False)
+    if source_clip:
+        mix.add_argument("--source-ref", type=int,
+                         help="the source's neutral reference frame (default: found automatically)")
+        mix.add_argument("--loop-source", action="store_true",
+                         help="loop a shorter source over the whole target (default: stop at the shorter clip)")
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
@@ -663,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--overlay", action="store_true", help="start with the conditioning overlay shown")
     live.add_argument("--report-every", type=float, default=5.0, help="seconds between fps/latency lines (default 5)")
     _add_render_options(live)
-    _add_mix_options(live)
+    _add_mix_options(live, source_clip=False)
     live.set_defaults(run=cmd_live)
 
     demo = commands.add_parser(

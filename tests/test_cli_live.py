@@ -24,5 +24,5 @@ def test_live_errors(capsys, tmp_path, random_model, data):
                            "--sink", str(tmp_path / "o.mp4"))
     assert_one_clear_line(code, err, "not found")
     code, _, err = run_cli(capsys, "live", "--model", str(random_model.path), "--camera", str(data / "drive_d0.mp4"),
-                           "--sink", str(tmp_path / "o.mp4"), "--source-ref", "3")
-    assert_one_clear_line(code, err, "reference")
+                           "--sink", str(tmp_path / "o.mp4"), "--seconds", "-1")
+    assert_one_clear_line(code, err, "max_seconds must be positive")
