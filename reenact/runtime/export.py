@@ -93,6 +93,8 @@ def export_model(
     """
     if format not in FORMATS:
         raise ReenactError(f"unknown export format {format!r}; valid: {', '.join(FORMATS)}")
+    if max_batch < 1:
+        raise ReenactError(f"--max-batch must be 1 or more, got {max_batch}")
     folder = _trained_folder(model)
     if format == "onnx":
         if fp16:

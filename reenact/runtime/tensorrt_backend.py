@@ -39,10 +39,7 @@ def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError(
-            "TensorRT is not installed: pip install tensorrt (needs an NVIDIA GPU and driver; "
-            "or use --backend onnxruntime / torch)"
-        ) from None
+        raise BackendUnavailableError("TensorRT is not installed: pip install tensorrt (NVIDIA GPUs only)") from None
     if not hasattr(trt, "Builder"):
         raise BackendUnavailableError(
             "the installed tensorrt package has no engine builder (only the lean runtime or type stubs): "

@@ -41,6 +41,8 @@ def test_onnx_export_refuses_fp16(copy: ModelFolder) -> None:
 def test_export_refuses_unknown_formats_and_untrained_folders(copy: ModelFolder, tmp_path: Path) -> None:
     with pytest.raises(ReenactError, match="unknown export format 'openvino'; valid: onnx, tensorrt"):
         export_model(copy, "openvino")  # type: ignore[arg-type]
+    with pytest.raises(ReenactError, match="--max-batch must be 1 or more, got 0"):
+        export_model(copy, "tensorrt", max_batch=0)
     copy.weights_path.unlink()
     with pytest.raises(InputError, match="has no generator.pt"):
         export_model(copy, "onnx")
