@@ -221,7 +221,8 @@ def _open_backend(args: argparse.Namespace, folder):
     from reenact.runtime.selection import open_backend
 
     try:
-        config = BackendConfig(backend=args.backend, device=args.device, threads=args.threads)
+        config = BackendConfig(backend=args.backend, device=args.device, threads=args.threads, fp16=not args.fp32,
+                               engines_dir=args.engines)
     except ValueError as e:
         raise ReenactError(str(e)) from None
     selection = open_backend(folder, config)
@@ -299,7 +300,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from reenact.runtime.export import export_model
 
-    result = export_model(args.model, args.format, fp16=args.fp16, engines_dir=args.engines, max_batch=args.max_batch)
+    result = export_model(args.model, args.format, fp16=args.fp16, engines_dir=args.engines)
     print(result.summary)
     return 0
 
@@ -442,6 +443,8 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
                             "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
     infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
     infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores; live: 1, beside its other stages)")
+    infer.add_argument("--fp32", action="store_true", help="full precision on CUDA (default: FP16 there; CPUs always run FP32)")
+    infer.add_argument("--engines", type=Path, default=Path("engines"), help="folder of cached TensorRT engines (default engines/)")
 
 
 def _add_recombine_options(parser: argparse.ArgumentParser) -> None:
@@ -617,9 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("model", type=Path, help="trained model folder")
     export.add_argument("--format", required=True, choices=["onnx", "tensorrt"], help="what to export")
-    export.add_argument("--fp16", action="store_true", help="half-precision TensorRT engine")
+    export.add_argument("--fp16", action="store_true",
+                        help="half-precision TensorRT engine (what the renderers use on CUDA unless given --fp32)")
     export.add_argument("--engines", type=Path, default=Path("engines"), help="folder of cached engines (default engines/)")
-    export.add_argument("--max-batch", type=int, default=8, help="largest batch the engine accepts (default 8)")
     export.set_defaults(run=cmd_export)
 
     evaluate = commands.add_parser(
