@@ -2,6 +2,7 @@
 
     python tools/bench.py                       # every section
     python tools/bench.py --only tracking --json bench.json
+    python tools/bench.py --only pipeline --model models/franck_cpu
 
 Timings are medians over repeated runs after a warm-up, measured in one run of
 this script so ratios between rows are comparable. Clips come from
@@ -176,17 +177,64 @@ def _time_cells(backend, label: str, preset: str, size: int, gflops: float, benc
     return rows
 
 
-SECTIONS: dict[str, Callable[[], list[Row]]] = {
+def bench_pipeline(model: Path | None) -> list[Row]:
+    """Blending, and with --model: `reenact run`'s offline fps and `reenact live`'s fps and latency.
+
+    Offline: the model's own training clip (first 200 frames) re-rendered from its own parameters.
+    Live: drive_d3.mp4 as a real-time file camera (30 fps, looped) for 20 s, the generator on one
+    thread as `reenact live` runs it, into a file.
+    """
+    from reenact.render.blend import benchmark_ms
+
+    rows: list[Row] = [{"stage": "blend a 256 crop into 640x480 (feather + colour match)", "ms_per_frame": benchmark_ms()}]
+    if model is None:
+        rows.append({"stage": "offline run / live", "note": "skipped: give --model models/NAME"})
+        return rows
+    import torch
+
+    from reenact.model_folder import open_model
+    from reenact.pipeline.live import benchmark_live
+    from reenact.pipeline.offline import rerender_clip
+    from reenact.pipeline.stages import Composite, Conditioner, Generate
+    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.selection import open_backend
+
+    folder = open_model(model)
+    info, track = folder.info(), folder.load_track()
+    frames = min(200, track.n_frames)
+    backend = open_backend(folder).backend
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = rerender_clip(
+            Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4",
+            Conditioner(folder, track.fps, (track.width, track.height)), Generate(backend), Composite(),
+        )
+    rows.append({"stage": f"offline run, {info.preset} preset at {info.size} ({backend.describe()})",
+                 "fps": summary.frames / summary.seconds, "note": summary.clock.summary()})
+    torch.set_num_threads(1)
+    live = benchmark_live(folder, DATA / "drive_d3.mp4", seconds=20,
+                          backend=open_backend(folder, BackendConfig(threads=1)).backend)
+    rows.append({"stage": f"live, {info.preset} preset at {info.size} ({live['backend']})", "fps": live["fps"],
+                 "latency_p50_ms": live["latency_p50_ms"], "latency_p95_ms": live["latency_p95_ms"],
+                 "latency_p99_ms": live["latency_p99_ms"],
+                 "note": f"{live['rendered']} shown of {live['captured']} captured; stage ms {live['stage_ms']}"})
+    return rows
+
+
+SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "tracking": bench_tracking,
     "conditioning": bench_conditioning,
     "backends": bench_backends,
+    "pipeline": bench_pipeline,
 }
+NEEDS_MODEL = {"pipeline"}
+"""Sections that take --model."""
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--model", type=Path, help="a trained model folder, for the pipeline section's run and live rows")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
@@ -204,7 +252,7 @@ def main() -> int:
     }
     print(", ".join(f"{k}: {v}" for k, v in results.items()))
     for name in names:
-        rows = SECTIONS[name]()
+        rows = SECTIONS[name](args.model) if name in NEEDS_MODEL else SECTIONS[name]()
         results[name] = rows
         print(f"\n## {name}\n")
         keys = list(dict.fromkeys(k for row in rows for k in row))
