@@ -9,12 +9,13 @@ and `NetworkPreset` refuses inconsistent combinations.
 
 Generator cost at the default layout (W=5 x C=5 = 25 input channels), measured on this
 project's 2-core CPU (AMD EPYC, AVX-512; shared, so these are typical, not best,
-figures), batch 1, after warm-up, median of 30 runs (`benchmark_generator`):
+figures), batch 1, after warm-up, median of 30 runs (`python tools/bench.py --only backends`,
+through `reenact.runtime`):
 
 | preset | params | GFLOPs | ONNX Runtime, 2 threads | eager torch, 2 threads |
 | --- | --- | --- | --- | --- |
 | tiny | 0.14 M | 0.055 at 64 px | - | - |
-| cpu | 8.6 M | 5.17 at 256 px | 20.5 ms at 256 px | 29 ms at 256 px |
+| cpu | 8.6 M | 5.17 at 256 px | 21.8 ms at 256 px | 22.1 ms at 256 px (channels-last) |
 | gpu | 62 M | 110 at 256 px, 438 at 512 px | (GPU preset) | (GPU preset) |
 
 The cpu preset starts with a stride-2 stem (no wide layer at full resolution;
