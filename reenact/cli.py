@@ -497,7 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
             "drive a photo-real video of a target actor, rendered by a generator trained on "
             "a few minutes of the target's video."
         ),
-        epilog="Run `reenact COMMAND --help` for a command's options.",
+        epilog=(
+            "First look: reenact demo --target TARGET.mp4 --source DRIVER.mp4 -o out/demo (trains a quick model, "
+            "re-renders, evaluates). Run `reenact COMMAND --help` for a command's options."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"reenact {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
