@@ -154,17 +154,22 @@ class ModelFolder:
         return Track.load(self.track_path)
 
 
-def open_model(path: str | os.PathLike) -> ModelFolder:
-    """The model folder at `path`, checked to hold what rendering needs; InputError/FormatError say what is wrong."""
-    folder = ModelFolder(Path(path))
+RENDER_FILES = (GENERATOR_WEIGHTS, GENERATOR_ONNX, TRACK)
+"""What rendering needs besides model.json."""
+
+
+def open_model(path: str | os.PathLike | ModelFolder, needs: tuple[str, ...] = RENDER_FILES) -> ModelFolder:
+    """The model folder at `path`, its model.json parsed and the files `needs` names present (by default what
+    rendering needs); InputError/FormatError say what is wrong."""
+    folder = path if isinstance(path, ModelFolder) else ModelFolder(Path(path))
     if not folder.path.is_dir():
         raise InputError(f"model folder not found: {folder.path} (train one with `reenact train CLIP -o {folder.path}`)")
     if not folder.info_path.is_file():
         raise InputError(f"{folder.path} is not a trained reenact model (no {MODEL_JSON}); train it with `reenact train`")
     folder.info()  # parse now: a damaged or old model.json fails here with its reason
-    for needed in (folder.weights_path, folder.onnx_path, folder.track_path):
-        if not needed.is_file():
-            raise InputError(f"model {folder.path} is incomplete: {needed.name} is missing (retrain or re-export)")
+    for needed in needs:
+        if not (folder.path / needed).is_file():
+            raise InputError(f"{folder.path} has no {needed}: the model is incomplete (retrain or re-export)")
     return folder
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reenact.errors import InputError, ReenactError
-from reenact.model_folder import GENERATOR_WEIGHTS, MODEL_JSON, ModelFolder, load_generator
+from reenact.errors import ReenactError
+from reenact.model_folder import GENERATOR_WEIGHTS, ModelFolder, load_generator, open_model
 from reenact.nn.export import export_generator
 from reenact.runtime.backend import DEFAULT_ENGINES_DIR, BackendConfig
 from reenact.runtime.parity import DisagreementError, check_agreement, random_stack
@@ -30,18 +30,6 @@ class ExportResult:
     """The ONNX file or the engine file."""
     summary: str
     """One line for people: what was done and how well it agrees with torch."""
-
-
-def _trained_folder(model: str | os.PathLike | ModelFolder) -> ModelFolder:
-    """The folder, checked to hold model.json and the weights (all an export needs)."""
-    folder = model if isinstance(model, ModelFolder) else ModelFolder(Path(model))
-    if not folder.path.is_dir():
-        raise InputError(f"model folder not found: {folder.path}")
-    for needed in (MODEL_JSON, GENERATOR_WEIGHTS):
-        if not (folder.path / needed).is_file():
-            raise InputError(f"{folder.path} has no {needed}: it is not a trained reenact model (train it with `reenact train`)")
-    folder.info()  # a damaged or old model.json fails here with its reason
-    return folder
 
 
 def export_onnx(folder: ModelFolder) -> ExportResult:
@@ -95,7 +83,7 @@ def export_model(
         raise ReenactError(f"unknown export format {format!r}; valid: {', '.join(FORMATS)}")
     if max_batch < 1:
         raise ReenactError(f"--max-batch must be 1 or more, got {max_batch}")
-    folder = _trained_folder(model)
+    folder = open_model(model, needs=(GENERATOR_WEIGHTS,))
     if format == "onnx":
         if fp16:
             raise ReenactError(

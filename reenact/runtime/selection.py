@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from reenact.errors import BackendUnavailableError, InputError
-from reenact.model_folder import MODEL_JSON, ModelFolder
+from reenact.errors import BackendUnavailableError
+from reenact.model_folder import ModelFolder, open_model
 from reenact.runtime.backend import Backend, BackendConfig
 
 
@@ -82,17 +81,6 @@ def candidates(config: BackendConfig) -> list[Candidate]:
     ]
 
 
-def _folder(model: str | os.PathLike | ModelFolder) -> ModelFolder:
-    """The model folder, checked to exist and describe a model (each backend checks the file it runs)."""
-    folder = model if isinstance(model, ModelFolder) else ModelFolder(Path(model))
-    if not folder.path.is_dir():
-        raise InputError(f"model folder not found: {folder.path} (train one with `reenact train CLIP -o {folder.path}`)")
-    if not folder.info_path.is_file():
-        raise InputError(f"{folder.path} is not a trained reenact model (no {MODEL_JSON}); train it with `reenact train`")
-    folder.info()  # a damaged or old model.json fails here with its reason
-    return folder
-
-
 def open_backend(
     model: str | os.PathLike | ModelFolder,
     config: BackendConfig | None = None,
@@ -103,7 +91,7 @@ def open_backend(
     `factories` maps backend names to constructors (the real ones by default; tests inject stand-ins
     to check the order). Raises BackendUnavailableError, naming the fix, when no candidate works.
     """
-    folder = _folder(model)
+    folder = open_model(model, needs=())  # each backend checks the file it runs
     config = BackendConfig() if config is None else config
     factories = _factories() if factories is None else factories
     skipped: list[tuple[Candidate, str]] = []
