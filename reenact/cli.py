@@ -290,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     total = min(len(params), reader.n_frames) if reader.n_frames else len(params)
     with _progress_bar(total, "rendering") as bar:
         summary = rerender_clip(
-            args.target, params, target.cuts, args.output, Conditioner(folder, reader.fps, (reader.width, reader.height)),
+            args.target, params, target.cuts, args.output, Conditioner(folder, target.model, reader.fps, (reader.width, reader.height)),
             Generate(backend), Composite(blend_config, mark=args.watermark), config, source_frames, bar.update,
         )
     print(f"{summary.line()} -> {args.output}" + (f" (review: {args.review})" if args.review else ""))

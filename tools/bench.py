@@ -206,7 +206,7 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         summary = rerender_clip(
             Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4",
-            Conditioner(folder, track.fps, (track.width, track.height)), Generate(backend), Composite(),
+            Conditioner(folder, track.model, track.fps, (track.width, track.height)), Generate(backend), Composite(),
         )
     rows.append({"stage": f"offline run, {info.preset} preset at {info.size} ({backend.describe()})",
                  "fps": summary.frames / summary.seconds, "note": summary.clock.summary()})

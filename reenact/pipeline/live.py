@@ -619,7 +619,7 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
         steps = {
             "track": [TrackSource(tracker, config, say)],
             "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
-                       Condition(Conditioner(folder, camera.fps, (background.width, background.height)), config)],
+                       Condition(Conditioner(folder, track.model, camera.fps, (background.width, background.height)), config)],
             "generate": [GenerateOne(Generate(backend), config)],
             "composite": [CompositeLive(Composite(config.blend, mark=config.watermark), config, controls)],
         }

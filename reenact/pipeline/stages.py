@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from reenact.model_folder import ModelFolder
-from reenact.params import FaceParams
+from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.label import watermark
 from reenact.render.blend import BlendConfig, blend
 from reenact.render.conditioning import ConditionedFrame, ConditioningStream
@@ -52,10 +52,9 @@ class StageClock:
 class Conditioner:
     """Output parameters -> crop and conditioning stack, in the layout the model was trained on."""
 
-    def __init__(self, folder: ModelFolder, fps: float, frame_size: tuple[int, int]) -> None:
-        info = folder.info()
-        self.model = folder.load_track().model
-        self.stream = ConditioningStream(self.model, fps, frame_size, info.conditioning())
+    def __init__(self, folder: ModelFolder, model: FaceModel, fps: float, frame_size: tuple[int, int]) -> None:
+        """`model`: the target's face model (the folder's track's; callers have it loaded already)."""
+        self.stream = ConditioningStream(model, fps, frame_size, folder.info().conditioning())
 
     def __call__(self, params: FaceParams, new_shot: bool = False) -> ConditionedFrame:
         return self.stream(params, new_shot)

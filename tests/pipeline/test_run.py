@@ -84,7 +84,7 @@ def test_interrupted_render_leaves_a_playable_file(tmp_path, random_model, clip_
     out = tmp_path / "partial.mp4"
     with pytest.raises(KeyboardInterrupt):
         rerender_clip(clip_with_gap, track.params, track.cuts, out,
-                      Conditioner(folder, reader.fps, (reader.width, reader.height)), InterruptedGenerate(backend),
+                      Conditioner(folder, track.model, reader.fps, (reader.width, reader.height)), InterruptedGenerate(backend),
                       Composite(), OfflineConfig(batch=4))
     frames = list(VideoReader(out))
     assert len(frames) == 8 and frames[0].shape == (480, 480, 3)  # two batches were written before the stop
@@ -94,7 +94,7 @@ def test_composite_leaves_pixels_outside_the_crop_bit_identical(random_model, da
     folder = open_model(random_model.path)
     track = folder.load_track()
     frame = next(iter(VideoReader(data / "target_wojtek.mp4")))
-    conditioned = Conditioner(folder, track.fps, (track.width, track.height))(track.params[0])
+    conditioned = Conditioner(folder, track.model, track.fps, (track.width, track.height))(track.params[0])
     crop = np.full((64, 64, 3), 200, np.uint8)
     out = Composite()(frame, conditioned, crop)
     x, y, side = conditioned.window
