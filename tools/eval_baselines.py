@@ -1,11 +1,12 @@
 """Score the nearest-neighbour and warp baselines on a clip's held-out tail, without a trained model.
 
-    python tools/eval_baselines.py ../shared/data/target_franck.mp4 --track /tmp/franck.npz -o out/franck_baselines
+    python tools/eval_baselines.py ../shared/data/target_franck.mp4 --track out/franck.npz -o out/franck_baselines
 
 Frames before the tail are the training frames the baselines draw from, as
 `reenact train` holds out the clip's last frames. Prints the Markdown table;
 with -o, also writes the report files (and the side-by-side video with --video).
-Without --track the clip is tracked first (about 1 min for target_franck).
+Without --track the clip is tracked first (about 1 min for target_franck; `reenact track CLIP -o out/franck.npz`
+makes a track to reuse).
 """
 
 from __future__ import annotations
