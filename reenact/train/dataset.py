@@ -20,6 +20,8 @@ was built from; a cache that does not match is rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -36,7 +38,7 @@ from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig, condition_clip, stack_indices
 from reenact.render.crop import warp_to_crop
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 FACE_BIT, REGION_BIT = 1, 2
 """Bits of masks.npy."""
 
@@ -49,13 +51,22 @@ class CacheKey:
 
     data_hash: str
     """sha256 prefix of the clip's bytes."""
-    frames: int
-    """Frames in the track."""
+    track_hash: str
+    """`track_hash` of the track the images were rendered from (a new --track means new images)."""
     size: int
     """Crop size S."""
     margin: float
     """Crop margin (`CropConfig.margin`)."""
     version: int = CACHE_VERSION
+
+
+def track_hash(track: Track) -> str:
+    """sha256 prefix of what the conditioning images depend on: the per-frame parameters, the face model
+    and the cuts (which restart the crop filter)."""
+    digest = hashlib.sha256()
+    for array in (*dataclasses.astuple(track.params), *dataclasses.astuple(track.model), track.cuts):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def quantise(images: torch.Tensor) -> np.ndarray:

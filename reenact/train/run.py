@@ -35,7 +35,7 @@ from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
 from reenact.train.config import TrainConfig, network_for
-from reenact.train.dataset import CacheKey, SequenceSampler, TrainingSet, build_cache, cache_matches
+from reenact.train.dataset import CacheKey, SequenceSampler, TrainingSet, build_cache, cache_matches, track_hash
 from reenact.train.distributed import Processes, start_processes
 from reenact.train.monitor import TrainingLog, preview_grid, validate, write_png
 from reenact.train.trainer import Trainer
@@ -181,7 +181,7 @@ def _train(
     check_track(track, clip, validation[0])
 
     cache = output / "cache" / f"s{config.size}"
-    key = CacheKey(data_hash=data_hash, frames=n, size=config.size, margin=conditioning.crop.margin)
+    key = CacheKey(data_hash=data_hash, track_hash=track_hash(track), size=config.size, margin=conditioning.crop.margin)
     if main and not cache_matches(cache, key):
         with _bar(n, f"caching {config.size}px crops") as bar:
             build_cache(cache, track, clip, key, conditioning, progress=bar.update)

@@ -25,6 +25,7 @@ from reenact.train.dataset import (
     cache_matches,
     dequantise,
     quantise,
+    track_hash,
 )
 from reenact.train.monitor import validate
 from reenact.train.run import train_target, validation_split
@@ -39,7 +40,7 @@ def wojtek_cache(tmp_path_factory, tracked, data):
     """The wojtek clip cached at the tiny preset's 64 px."""
     track = tracked(CLIP)
     folder = tmp_path_factory.mktemp("cache") / "s64"
-    key = CacheKey(data_hash="test", frames=track.n_frames, size=64, margin=1.8)
+    key = CacheKey(data_hash="test", track_hash=track_hash(track), size=64, margin=1.8)
     build_cache(folder, track, data / CLIP, key, ConditioningConfig(crop=CropConfig(size=64)))
     return folder, track, key
 
@@ -53,6 +54,7 @@ def test_quantisation_round_trip():
 def test_cache_holds_every_frame(wojtek_cache, data):
     folder, track, key = wojtek_cache
     assert cache_matches(folder, key) and not cache_matches(folder, replace(key, size=128))
+    assert not cache_matches(folder, replace(key, track_hash="another track"))
     data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
     assert data_set.images.shape == (track.n_frames, N_CHANNELS, 64, 64)
     assert data_set.crops.shape == (track.n_frames, 3, 64, 64) and data_set.valid.all()
