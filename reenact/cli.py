@@ -236,22 +236,19 @@ def _target_track(folder, clip: Path):
     """The target clip's track in the model's face model: the model's own track for its training clip,
     else the clip tracked now and fitted against the model (its identity is what the generator knows)."""
     from reenact.model_folder import file_hash
-    from reenact.pipeline.video_io import VideoReader
-    from reenact.tracking.tracker import track_video
 
     if file_hash(clip) == folder.info().data_hash:
         return folder.load_track()
-    model = folder.load_track().model
-    with _progress_bar(VideoReader(clip).n_frames, "tracking target") as bar:
-        return track_video(clip, progress=bar.update, model=model)
+    return _track_clip(clip, "tracking target", model=folder.load_track().model)
 
 
-def _source_track(clip: Path):
+def _track_clip(clip: Path, desc: str = "tracking source", model=None):
+    """Track a clip with a progress bar (fitted against `model` when given)."""
     from reenact.pipeline.video_io import VideoReader
     from reenact.tracking.tracker import track_video
 
-    with _progress_bar(VideoReader(clip).n_frames, "tracking source") as bar:
-        return track_video(clip, progress=bar.update)
+    with _progress_bar(VideoReader(clip).n_frames, desc) as bar:
+        return track_video(clip, progress=bar.update, model=model)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -271,7 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if clip is not None:
             VideoReader(clip)  # check every input before the long work starts
     target = _target_track(folder, args.target)
-    source = _source_track(source_path) if source_path else None
+    source = _track_clip(source_path) if source_path else None
     params = _output_params(target, source, args)
     if not params.valid.any():
         raise ReenactError(f"no frame of {args.target} shows a face; nothing to re-render")
@@ -332,7 +329,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     video = args.output / VIDEO
     if args.source:
-        result = evaluate_cross(folder, render, args.source, _source_track(args.source), _recombine_config(args),
+        result = evaluate_cross(folder, render, args.source, _track_clip(args.source), _recombine_config(args),
                                 training_clip=args.clip, video=video)
     else:
         target = (args.target, _target_track(folder, args.target)) if args.target else None
