@@ -16,10 +16,13 @@ import cv2
 import numpy as np
 import torch
 
-from reenact.eval.metrics import psnr, ssim
+from reenact.eval.metrics import image_scores
 from reenact.nn.generator import Generator
 from reenact.render.preview import side_by_side, to_uint8
 from reenact.train.dataset import TrainingSet
+
+VALIDATION_METRICS = ("psnr", "ssim", "psnr_face", "ssim_face")
+"""What validation scores (the log's and model.json's metrics)."""
 
 
 @torch.no_grad()
@@ -40,16 +43,14 @@ def real_crop(data: TrainingSet, frame: int) -> np.ndarray:
 
 
 def validate(generator: Generator, data: TrainingSet, frames: np.ndarray, device: torch.device) -> dict[str, float]:
-    """Mean PSNR and SSIM over the crop and over the rendered face, on `frames`."""
-    scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_face": [], "ssim_face": []}
+    """Mean PSNR and SSIM over the crop and over the rendered face, on `frames` (face scores over the frames
+    that have one)."""
+    scores: dict[str, list[float]] = {name: [] for name in VALIDATION_METRICS}
     for frame, fake in zip(frames, render_frames(generator, data, frames, device)):
-        real = real_crop(data, int(frame))
-        face = (data.masks[frame] & 1) > 0
-        scores["psnr"].append(psnr(fake, real))
-        scores["ssim"].append(ssim(fake, real))
-        if face.any():
-            scores["psnr_face"].append(psnr(fake, real, face))
-            scores["ssim_face"].append(ssim(fake, real, face))
+        frame_scores = image_scores(fake, real_crop(data, int(frame)), (data.masks[frame] & 1) > 0)
+        for name, values in scores.items():
+            if not np.isnan(frame_scores[name]):
+                values.append(frame_scores[name])
     return {name: float(np.mean(values)) for name, values in scores.items() if values}
 
 
