@@ -358,7 +358,10 @@ def _checked(image: np.ndarray, size: int) -> np.ndarray:
 
 def params_in_model(track: Track, model: FaceModel) -> FaceParams:
     """A clip's frames fitted in another face model of the same person: a clip tracked on its own has its own
-    identity and expression basis, but a model understands only its target's."""
+    identity and expression basis, but a model understands only its target's. A track already fitted in `model`
+    (`track_video(..., model=model)`, as `reenact eval --target` makes) is used as it is."""
+    if all(np.array_equal(a, b) for a, b in ((track.model.identity, model.identity), (track.model.basis, model.basis))):
+        return track.params
     valid = np.asarray(track.params.valid, dtype=bool)
     if not valid.any():
         raise InputError(f"no face was tracked in {track.source or 'the clip'}")
