@@ -12,8 +12,11 @@ mesh is rasterised once and gives three images (DVP's synthetic renderings):
   normals, shaded per vertex and interpolated: on 898 triangles at 256^2
   per-pixel normals add nothing visible and cost two more channels), so the
   generator sees the 3D orientation of every surface patch.
-- eye map: the eye openings (the mesh triangles inside each eyelid contour)
-  with the iris drawn as a disc where the gaze puts it, clipped by the lids.
+- openings map: the eye openings (the mesh triangles inside each eyelid
+  contour) with the iris drawn as a disc where the gaze puts it, clipped by
+  the lids, and the mouth opening (inside the inner lip contour) with a value
+  of its own, so that "inside the mouth" (teeth, tongue) is told apart from
+  "outside the face" in one channel rather than read off a hole in the others.
 
 The mouth opening (the triangles spanning the inner lip contour) is left out
 of the correspondence and shading images: those pixels show the mouth's
@@ -35,12 +38,13 @@ import numpy as np
 import torch
 
 from reenact.params import FaceModel, FaceParams, Track, place
+from reenact.recombine import SUB_REGIONS, region_masks
 from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_matrix
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
 
-CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "eyes")
-"""The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye map (1).
+CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "openings")
+"""The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye and mouth openings (1).
 A stack of W frames holds W such blocks, the current frame's first."""
 N_CHANNELS = len(CHANNELS)
 
@@ -48,8 +52,8 @@ BACKGROUND = -1.0
 """Value of every channel where its content is absent (outside the face; mouth opening; outside the eyes)."""
 FACE_FLOOR = -0.8
 """Lowest value of present content in the correspondence and shading channels."""
-EYE_VALUE, IRIS_VALUE = 0.0, 1.0
-"""Eye map values inside an eye opening and on the iris."""
+EYE_VALUE, IRIS_VALUE, MOUTH_VALUE = 0.0, 1.0, -0.5
+"""Openings-map values inside an eye opening, on the iris, and inside the mouth opening."""
 IRIS_RADIUS = 0.4
 """Iris radius in half eye widths: the median of MediaPipe's iris landmarks on two clips (0.38 to 0.43)."""
 LIGHT = (-0.35, -0.45, -0.82)
@@ -99,6 +103,13 @@ def iris_centres(shapes: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     return np.concatenate([xy, points[..., 2].mean(-1, keepdims=True)], axis=-1).astype(np.float32)
 
 
+def triangle_sub_regions() -> np.ndarray:
+    """int64 per triangle: the `reenact.recombine.SUB_REGIONS` index it belongs to most (mouth and jaw, eyes,
+    brows), by its corners' mean soft membership; every face pixel falls in one, which is what edit masks
+    select by."""
+    return region_masks()[:, canonical_face().triangles].mean(-1).argmax(0)
+
+
 def _triangle_classes() -> tuple[np.ndarray, np.ndarray]:
     """Per triangle: its class (skin, right eye, left eye, mouth opening) and whether the loss's
     mouth-and-eyes region holds it (the openings and every triangle touching a lid or lip contour)."""
@@ -123,6 +134,8 @@ class FrameImages:
     """bool S x S: the rendered face (mesh, eyes and mouth opening) covers the pixel."""
     region_mask: torch.Tensor
     """bool S x S: mouth and eyes (lips, lids, the openings): the pixels the loss weights more."""
+    sub_regions: torch.Tensor
+    """uint8 S x S: 0 outside the face, else 1 + the pixel's `SUB_REGIONS` index (for edit masks)."""
 
 
 class ConditioningRenderer:
@@ -142,6 +155,7 @@ class ConditioningRenderer:
         # Vertex normals come from the surface only: the mouth opening's stretched triangles would tilt the lips'.
         self.surface = torch.from_numpy(face.triangles[classes != _MOUTH]).long().to(self.device)
         self.region = torch.from_numpy(region).to(self.device)
+        self.sub_region = torch.from_numpy(1 + triangle_sub_regions()).to(torch.uint8).to(self.device)
         light = torch.tensor(LIGHT)
         self.light = (light / light.norm()).to(self.device)
 
@@ -173,7 +187,16 @@ class ConditioningRenderer:
         self._draw_eyes(values[4], fragments.pixel, classes, posed[N_VERTICES:], shapes[0], px_per_unit)
         images = fragments.image(values, BACKGROUND)[0]
         region = fragments.image(take(self.region, fragments.triangle)[None], False)[0, 0]
-        return FrameImages(images, fragments.mask[0], region)
+        sub_regions = fragments.image(take(self.sub_region, fragments.triangle)[None], 0)[0, 0]
+        return FrameImages(images, fragments.mask[0], region, sub_regions)
+
+    def sub_regions(self, params: FaceParams, matrix: np.ndarray) -> torch.Tensor:
+        """uint8 S x S sub-region map alone (see `FrameImages.sub_regions`): where another set of parameters,
+        e.g. the target frame's own, puts each face region in the same crop."""
+        shapes = self.model.shapes(params.expression)
+        posed = apply_affine(place(shapes, params.rotation, params.translation, params.scale)[0], matrix)
+        fragments = rasterize(torch.from_numpy(posed[None]).to(self.device), self.triangles, (self.size, self.size))
+        return fragments.image(take(self.sub_region, fragments.triangle)[None], 0)[0, 0]
 
     def _draw_eyes(
         self,
@@ -195,7 +218,7 @@ class ConditioningRenderer:
         position = take(pixel, eye).float()
         row = torch.floor(position / self.size)
         distance2 = (position - row * self.size + 0.5 - iris[:, 0]) ** 2 + (row + 0.5 - iris[:, 1]) ** 2
-        out.fill_(BACKGROUND)
+        out.copy_(torch.where(classes == _MOUTH, MOUTH_VALUE, BACKGROUND))
         out.index_copy_(0, eye, torch.where(distance2 <= iris[:, 2], IRIS_VALUE, EYE_VALUE))
 
 
@@ -213,6 +236,8 @@ class ConditionedFrame:
     """bool S x S rendered face (all False when there is no face)."""
     region_mask: torch.Tensor
     """bool S x S mouth and eyes region."""
+    sub_regions: torch.Tensor
+    """uint8 S x S: 0 outside the face, else 1 + the `SUB_REGIONS` index (`FrameImages.sub_regions`)."""
     valid: bool
     """A face was rendered; if not, the stack is BACKGROUND and the frame should pass through unchanged."""
 
@@ -254,13 +279,14 @@ class ConditioningStream:
         if not params.valid[0]:
             stack = torch.full((self.config.window * N_CHANNELS, size, size), BACKGROUND, device=device)
             nothing = torch.zeros(size, size, dtype=torch.bool, device=device)
-            return ConditionedFrame(stack, window, matrix, nothing, nothing, valid=False)
+            no_regions = torch.zeros(size, size, dtype=torch.uint8, device=device)
+            return ConditionedFrame(stack, window, matrix, nothing, nothing, no_regions, valid=False)
         frame = self.renderer.render(params, matrix)
         older = list(self._history)
         older += [older[-1] if older else frame.images] * (self.config.window - 1 - len(older))
         stack = torch.cat([frame.images, *older]) if older else frame.images
         self._history.appendleft(frame.images)
-        return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, valid=True)
+        return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions, valid=True)
 
 
 def condition_clip(
