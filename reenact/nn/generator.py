@@ -8,6 +8,25 @@ transposed convolutions, so no checkerboard), optional depthwise-separable
 convolutions, and GroupNorm or no norm at all (identical in training and
 inference at any batch size; no BatchNorm running statistics).
 
+Two options make it a re-renderer rather than a painter of whole crops:
+
+- **context** (`GeneratorConfig.context`): the input's last four channels are
+  the target frame's own crop with the edit mask blanked (RGB) and the mask
+  (+1 inside, -1 outside; `reenact.render.edit_mask`). The output is the
+  generated image inside the mask, over a ramp `context_feather` px wide inside
+  its edge, and the context itself outside it: pixels that are not edited are
+  copied, not redrawn, and every backend returns the finished crop.
+- **a neural texture** (`texture_channels`, after Thies et al., *Deferred
+  Neural Rendering*, 2019): a learned feature image in the canonical face's
+  surface coordinates, sampled at every face pixel and given to the network
+  beside its input, where the person's fine appearance (pores, stubble, the
+  iris pattern) can be stored once instead of being re-derived from
+  geometry. It is indexed by the current frame's correspondence x and y
+  (input channels 0 and 1: the mean face's position, a frontal projection that
+  MediaPipe's canonical UV layout matches up to an affine map to within 3% RMS
+  of the texture's width), sampled with a 4-D `grid_sample` (exports to ONNX
+  and TensorRT; no 5-D sampling).
+
 Input: float32 B x in_channels x S x S in [-1, 1]; output: float32 B x 3 x S x S
 in [-1, 1] (tanh). S must divide by `GeneratorConfig.multiple`.
 """
@@ -21,6 +40,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
+
+
+CONTEXT_CHANNELS = 4
+"""Input channels the context takes when `GeneratorConfig.context` is set: masked crop RGB and the mask
+(mirrors `reenact.render.edit_mask.CONTEXT_CHANNELS`; kept apart so the networks need not import the renderer)."""
+FACE_PRESENT = -0.9
+"""A correspondence value above this is a face pixel (the renderer's BACKGROUND is -1, its face values >= -0.8)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,15 @@ class GeneratorConfig:
     head_width: int = 16
     """Channels of the one full-resolution layer when stem_stride is 2 (it sees the upsampled
     features and the raw conditioning); full resolution is where narrow layers cost most."""
+    context: bool = False
+    """The input ends with the masked target crop (3) and the edit mask (1), and the output is composited
+    over that crop outside the mask (see the module docstring)."""
+    context_feather: int = 8
+    """Width in pixels of the ramp inside the edit mask's edge where generated and context pixels mix."""
+    texture_channels: int = 0
+    """Feature channels of the neural texture (0: none)."""
+    texture_size: int = 256
+    """Side of the neural texture in texels."""
 
     def __post_init__(self) -> None:
         if self.in_channels < 1 or self.out_channels < 1:
@@ -69,6 +104,12 @@ class GeneratorConfig:
             raise ValueError("level_convs and bottleneck_blocks must be >= 0")
         if self.head_width < 1:
             raise ValueError(f"head_width must be >= 1, got {self.head_width}")
+        if self.context and (self.in_channels < CONTEXT_CHANNELS + 2 or self.context_feather < 2):
+            raise ValueError(f"context needs in_channels >= {CONTEXT_CHANNELS + 2} and context_feather >= 2, got "
+                             f"{self.in_channels} and {self.context_feather}")
+        if self.texture_channels < 0 or (self.texture_channels and self.texture_size < 2):
+            raise ValueError(f"need texture_channels >= 0 and texture_size >= 2, got {self.texture_channels}, "
+                             f"{self.texture_size}")
         if self.norm not in ("group", "none"):
             raise ValueError(f"norm must be 'group' or 'none', got {self.norm!r}")
         if self.norm == "group":
@@ -81,6 +122,11 @@ class GeneratorConfig:
                     f"norm='group' needs every width to divide by norm_groups ({self.norm_groups}); "
                     f"widths {widths}, {uneven} do not: change base_width/max_width/head_width or norm_groups"
                 )
+
+    @property
+    def network_channels(self) -> int:
+        """Channels the convolutions take: the input and the sampled neural texture."""
+        return self.in_channels + self.texture_channels
 
     @property
     def multiple(self) -> int:
@@ -166,6 +212,29 @@ class UpLevel(nn.Module):
         return self.refine(self.fuse(torch.cat([x, skip], dim=1)))
 
 
+class NeuralTexture(nn.Module):
+    """A learned F x T x T feature image, sampled at per-pixel coordinates in [-1, 1] (4-D grid_sample)."""
+
+    def __init__(self, channels: int, size: int) -> None:
+        super().__init__()
+        self.texture = nn.Parameter(torch.zeros(1, channels, size, size))
+
+    def forward(self, coordinates: Tensor) -> Tensor:
+        """B x 2 x S x S (x, y; the correspondence channels) -> B x F x S x S, zero off the face."""
+        grid = coordinates.permute(0, 2, 3, 1)
+        texture = self.texture.expand(coordinates.shape[0], -1, -1, -1)
+        features = F.grid_sample(texture, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return features * (coordinates[:, :1] > FACE_PRESENT).to(features.dtype)
+
+
+def feather_inside(mask: Tensor, width: int) -> Tensor:
+    """float B x 1 x S x S: 0 outside the bool mask, rising linearly to 1 over `width` px inside its edge
+    (erode by half the width, then a box blur of the same half-width; max and average pooling export anywhere)."""
+    r = width // 2
+    inside = 1 - F.max_pool2d(1 - mask.to(torch.float32), 2 * r + 1, 1, r)
+    return F.avg_pool2d(inside, 2 * r + 1, 1, r, count_include_pad=False)
+
+
 class Generator(nn.Module):
     """U-Net generator: conditioning stack B x in_channels x S x S -> image B x 3 x S x S in [-1, 1]."""
 
@@ -173,8 +242,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         c = config.width
+        self.texture = NeuralTexture(config.texture_channels, config.texture_size) if config.texture_channels else None
         self.stem = nn.Sequential(
-            ConvNormAct(config.in_channels, c(0), config, stride=config.stem_stride), _level_convs(c(0), config)
+            ConvNormAct(config.network_channels, c(0), config, stride=config.stem_stride), _level_convs(c(0), config)
         )
         self.down = nn.ModuleList(
             nn.Sequential(ConvNormAct(c(i - 1), c(i), config, stride=2), _level_convs(c(i), config))
@@ -186,7 +256,7 @@ class Generator(nn.Module):
         self.up = nn.ModuleList(UpLevel(c(i + 1), c(i), c(i), config) for i in reversed(range(config.levels)))
         if config.stem_stride == 2:
             # Back to full resolution, with the raw conditioning as the full-resolution skip.
-            self.head_up: UpLevel | None = UpLevel(c(0), config.in_channels, config.head_width, config, refine=False)
+            self.head_up: UpLevel | None = UpLevel(c(0), config.network_channels, config.head_width, config, refine=False)
             head_in = config.head_width
         else:
             self.head_up = None
@@ -196,7 +266,10 @@ class Generator(nn.Module):
     def forward(self, conditioning: Tensor) -> Tensor:
         """float32 B x in_channels x S x S in [-1, 1] -> float32 B x out_channels x S x S in [-1, 1]."""
         check_image_stack(conditioning, "conditioning", self.config.in_channels, self.config.multiple)
-        x = self.stem(conditioning)
+        inputs = conditioning
+        if self.texture is not None:
+            inputs = torch.cat([conditioning, self.texture(conditioning[:, :2])], dim=1)
+        x = self.stem(inputs)
         skips = [x]
         for down in self.down:
             x = down(x)
@@ -205,8 +278,13 @@ class Generator(nn.Module):
         for up in self.up:
             x = up(x, skips.pop())
         if self.head_up is not None:
-            x = self.head_up(x, conditioning)
-        return torch.tanh(self.head(x))
+            x = self.head_up(x, inputs)
+        image = torch.tanh(self.head(x))
+        if not self.config.context:
+            return image
+        context, mask = conditioning[:, -CONTEXT_CHANNELS:-1], conditioning[:, -1:] > 0
+        weight = feather_inside(mask, self.config.context_feather)
+        return weight * image + (1 - weight) * context
 
 
 def build_generator(config: GeneratorConfig) -> Generator:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from reenact.nn.discriminator import DiscriminatorConfig, TemporalDiscriminatorConfig
-from reenact.nn.generator import GeneratorConfig
+from reenact.nn.generator import CONTEXT_CHANNELS, GeneratorConfig
 
 DEFAULT_WINDOW = 5
 """W: conditioning frames per generator input (current and W-1 previous); mirrors the default of
@@ -62,10 +62,12 @@ class NetworkPreset:
 
     def __post_init__(self) -> None:
         stack = self.window * self.channels
-        if self.generator.in_channels != stack or self.discriminator.cond_channels != stack:
+        generator_in = stack + CONTEXT_CHANNELS * self.generator.context
+        if self.generator.in_channels != generator_in or self.discriminator.cond_channels != stack:
             raise ValueError(
-                f"preset {self.name!r}: generator in_channels ({self.generator.in_channels}) and discriminator "
-                f"cond_channels ({self.discriminator.cond_channels}) must both be window x channels = {stack}; "
+                f"preset {self.name!r}: generator in_channels ({self.generator.in_channels}) must be window x channels "
+                f"(+ {CONTEXT_CHANNELS} with context) = {generator_in} and discriminator cond_channels "
+                f"({self.discriminator.cond_channels}) window x channels = {stack}; "
                 "build it with NetworkPreset.with_conditioning(window, channels)"
             )
         if self.temporal.per_frame.cond_channels != self.channels:
@@ -93,7 +95,7 @@ class NetworkPreset:
             self,
             window=window,
             channels=channels,
-            generator=replace(self.generator, in_channels=stack),
+            generator=replace(self.generator, in_channels=stack + CONTEXT_CHANNELS * self.generator.context),
             discriminator=replace(self.discriminator, cond_channels=stack),
             temporal=replace(self.temporal, per_frame=replace(self.temporal.per_frame, cond_channels=channels)),
         )
@@ -109,7 +111,7 @@ def _preset(
         size=size,
         window=DEFAULT_WINDOW,
         channels=DEFAULT_CHANNELS,
-        generator=replace(generator, in_channels=stack),
+        generator=replace(generator, in_channels=stack + CONTEXT_CHANNELS * generator.context),
         discriminator=replace(discriminator, cond_channels=stack),
         temporal=TemporalDiscriminatorConfig(frames, replace(discriminator, cond_channels=DEFAULT_CHANNELS)),
     )
@@ -131,6 +133,10 @@ PRESETS: dict[str, NetworkPreset] = {
                 level_convs=0,
                 bottleneck_blocks=1,
                 norm_groups=4,
+                context=True,
+                context_feather=4,
+                texture_channels=4,
+                texture_size=64,
             ),
             DiscriminatorConfig(width=8, max_width=32, layers=2, scales=2),
             frames=2,
@@ -148,6 +154,9 @@ PRESETS: dict[str, NetworkPreset] = {
                 level_convs=1,
                 bottleneck_blocks=2,
                 norm="group",
+                context=True,
+                texture_channels=8,
+                texture_size=256,
             ),
             DiscriminatorConfig(width=64, max_width=256, layers=3, scales=2),
             frames=3,
@@ -156,7 +165,8 @@ PRESETS: dict[str, NetworkPreset] = {
         _preset(
             "gpu",
             512,
-            GeneratorConfig(base_width=64, max_width=512, levels=6, level_convs=1, bottleneck_blocks=4, norm="group"),
+            GeneratorConfig(base_width=64, max_width=512, levels=6, level_convs=1, bottleneck_blocks=4, norm="group",
+                            context=True, context_feather=16, texture_channels=16, texture_size=512),
             DiscriminatorConfig(width=64, max_width=512, layers=3, scales=3),
             frames=3,
         ),

@@ -1,0 +1,113 @@
+"""The edit mask: which pixels of the target's crop are re-rendered; every other pixel is context, kept.
+
+A re-rendered film keeps its hair, clothes, hands and background: those pixels
+are in the clip already, and a generator that has to invent them blurs them.
+So the generator sees the target frame's own crop with the **edit mask**
+blanked out (the context) beside the conditioning stack, and draws only what
+is inside the mask (`reenact.nn.generator` composites it over the context).
+
+The mask is the face pixels of the sub-regions an edit drives (all of them for
+a full transfer; the mouth and jaw for dubbing; one eye for a wink), where the
+target frame's own parameters put them and where the output's put them (a
+mouth that opens wider than the target's reaches lower), grown by a margin
+that takes in the hairline, the jaw line and the motion between the two.
+
+Training draws masks the same way, at random (`random_edit_masks`), so one
+model serves full, expression and regional edits. Sub-region maps come from
+`reenact.render.conditioning` (`FrameImages.sub_regions`: 0 off the face,
+1 + the index in `reenact.recombine.SUB_REGIONS` on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from reenact.recombine import SUB_REGIONS
+
+CONTEXT_CHANNELS = 4
+"""Channels the context adds to the generator's input: the masked crop (RGB) and the mask itself."""
+MASKED_VALUE = 0.0
+"""Value of the context's RGB inside the mask (mid-grey in [-1, 1]: no colour to copy)."""
+TRAIN_FULL_FACE = 0.5
+"""Share of training masks that cover the whole face (the rest: random sets of sub-regions)."""
+TRAIN_GROW = (0.02, 0.12)
+"""Range of the training masks' margin, as a fraction of the crop size: from a tight regional edit to a
+head turn, whose old and new head outlines both need re-rendering."""
+
+
+@dataclass(frozen=True)
+class EditMaskConfig:
+    """Which face sub-regions an output re-renders, and how far around them."""
+
+    regions: frozenset[str] = frozenset(SUB_REGIONS)
+    """Sub-regions to re-render (names from `reenact.recombine.SUB_REGIONS`); all of them by default."""
+    grow: float = 0.05
+    """Margin around the regions' pixels, as a fraction of the crop size (0.05: 13 px at 256): the
+    hairline, the jaw line and the face's motion between target and output."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.regions) - set(SUB_REGIONS)
+        if unknown or not self.regions:
+            raise ValueError(f"edit regions must be a non-empty set of {', '.join(SUB_REGIONS)}; got {sorted(self.regions)}")
+        if not 0 <= self.grow < 0.5:
+            raise ValueError(f"grow must be in [0, 0.5) of the crop size, got {self.grow}")
+
+    def mask(self, *sub_region_maps: Tensor) -> Tensor:
+        """bool ... x S x S edit mask of one or more sub-region maps of the same crop (uint8 ... x S x S)."""
+        union = torch.zeros_like(sub_region_maps[0], dtype=torch.bool)
+        for regions in sub_region_maps:
+            union |= select(regions, self.regions)
+        return grow_mask(union, round(self.grow * union.shape[-1]))
+
+
+def select(sub_regions: Tensor, names: Iterable[str]) -> Tensor:
+    """bool: the pixels of the named sub-regions in a uint8 sub-region map."""
+    wanted = torch.zeros(len(SUB_REGIONS) + 1, dtype=torch.bool, device=sub_regions.device)
+    wanted[[1 + SUB_REGIONS.index(name) for name in names]] = True
+    return wanted[sub_regions.long()]
+
+
+def grow_mask(mask: Tensor, pixels: int) -> Tensor:
+    """bool mask (... x S x S) grown by `pixels` in every direction (a square max filter)."""
+    if pixels <= 0:
+        return mask
+    shape = mask.shape
+    flat = mask.reshape(-1, 1, *shape[-2:]).float()
+    return (F.max_pool2d(flat, 2 * pixels + 1, 1, pixels) > 0).reshape(shape)
+
+
+def generator_input(stack: Tensor, crop: Tensor, mask: Tensor) -> Tensor:
+    """float32 B x (W*C + 4) x S x S: the conditioning stack, the crop with the mask blanked, the mask (+1 inside,
+    -1 outside). stack B x (W*C) x S x S and crop B x 3 x S x S in [-1, 1]; mask bool B x 1 x S x S or B x S x S."""
+    if mask.dim() == 3:
+        mask = mask[:, None]
+    context = torch.where(mask, torch.full_like(crop, MASKED_VALUE), crop)
+    return torch.cat([stack, context, mask.to(crop.dtype) * 2 - 1], dim=1)
+
+
+def random_edit_masks(sub_regions: Tensor, frames_per_run: int, generator: torch.Generator) -> Tensor:
+    """bool B x 1 x S x S training masks for uint8 B x 1 x S x S sub-region maps laid out in runs of K frames.
+
+    Each run gets one draw, shared by its K frames (an edit covers a stretch of
+    frames): the whole face with probability TRAIN_FULL_FACE, else a random
+    non-empty set of sub-regions, each grown by a margin drawn from TRAIN_GROW.
+    """
+    b, size = sub_regions.shape[0], sub_regions.shape[-1]
+    masks = []
+    for run in sub_regions.view(b // frames_per_run, frames_per_run, *sub_regions.shape[1:]):
+        if torch.rand((), generator=generator) < TRAIN_FULL_FACE:
+            names = list(SUB_REGIONS)
+        else:
+            picks = torch.rand(len(SUB_REGIONS), generator=generator) < 0.5
+            if not picks.any():
+                picks[torch.randint(len(SUB_REGIONS), (), generator=generator)] = True
+            names = [name for name, pick in zip(SUB_REGIONS, picks) if pick]
+        low, high = TRAIN_GROW
+        grow = low + (high - low) * float(torch.rand((), generator=generator))
+        masks.append(grow_mask(select(run, names), round(grow * size)))
+    return torch.cat(masks)
