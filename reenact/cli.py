@@ -180,7 +180,9 @@ def _train_config(args: argparse.Namespace):
     from reenact.train.config import train_preset
 
     try:
-        return train_preset(args.preset, steps=args.steps, batch_size=args.batch_size, size=args.size)
+        return train_preset(args.preset, steps=args.steps, batch_size=args.batch_size, size=args.size,
+                            context=False if args.no_context else None, texture_channels=args.texture_channels,
+                            detail_gain=args.detail_gain)
     except ValueError as e:
         raise ReenactError(str(e)) from None
 
@@ -565,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in the output folder from its checkpoint")
     train.add_argument("--force", action="store_true", help="start over in an output folder that holds another run")
     train.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
+    ablation = train.add_argument_group("ablations (the README's table; defaults are the preset's)")
+    ablation.add_argument("--no-context", action="store_true",
+                          help="the generator paints the whole crop instead of re-rendering only the edit mask")
+    ablation.add_argument("--texture-channels", type=int, help="neural texture channels (0: none)")
+    ablation.add_argument("--detail-gain", type=float, help="gain of the discriminators' detail band (0: none)")
     train.set_defaults(run=cmd_train)
 
     run = commands.add_parser(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from reenact.nn.generator import CONTEXT_CHANNELS
 from reenact.nn.presets import NetworkPreset, get_preset
 
 
@@ -64,6 +65,13 @@ class TrainConfig:
     """Steps between checkpoints (one is also written at the end and on Ctrl-C)."""
     amp: bool = True
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    context: bool = True
+    """The generator sees the target crop outside a random edit mask and re-renders only inside it
+    (`reenact.render.edit_mask`); False trains a generator that paints the whole crop (for ablations)."""
+    texture_channels: int | None = None
+    """Neural texture channels (None: the network preset's; 0: none)."""
+    detail_gain: float | None = None
+    """Gain of the discriminators' detail band (None: the network preset's; 0: none)."""
 
     def check(self, network: NetworkPreset, world_size: int = 1) -> None:
         """Every cross-field rule, each with what to do; ValueError on the first broken one."""
@@ -113,5 +121,15 @@ def train_preset(name: str, **overrides) -> TrainConfig:
 
 
 def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPreset:
-    """The network preset of `config`, sized for the conditioning layout (W frames of C channels)."""
-    return replace(get_preset(config.preset).with_conditioning(window, channels), size=config.size)
+    """The network preset of `config` with its overrides, sized for the conditioning layout (W frames of C channels)."""
+    preset = get_preset(config.preset)
+    stack = preset.window * preset.channels
+    generator = replace(preset.generator, context=config.context, in_channels=stack + CONTEXT_CHANNELS * config.context)
+    if config.texture_channels is not None:
+        generator = replace(generator, texture_channels=config.texture_channels)
+    discriminator, temporal = preset.discriminator, preset.temporal
+    if config.detail_gain is not None:
+        discriminator = replace(discriminator, detail_gain=config.detail_gain)
+        temporal = replace(temporal, per_frame=replace(temporal.per_frame, detail_gain=config.detail_gain))
+    preset = replace(preset, generator=generator, discriminator=discriminator, temporal=temporal, size=config.size)
+    return preset.with_conditioning(window, channels)

@@ -6,7 +6,8 @@ stores, memory-mapped, per frame:
 
     images.npy   uint8 T x C x S x S  conditioning images, [-1, 1] quantised to 0..255
     crops.npy    uint8 T x 3 x S x S  the real frame in the same crop (RGB)
-    masks.npy    uint8 T x S x S      bit 0: rendered face, bit 1: mouth-and-eyes region
+    masks.npy    uint8 T x S x S      bit 0: rendered face, bit 1: mouth-and-eyes region,
+                                      bits 2-4: the face sub-region map (`FrameImages.sub_regions`)
     valid.npy    bool T               a face was rendered
 
 Only single frames are stored: a frame's W-frame stack is assembled at batch
@@ -37,10 +38,11 @@ from reenact.params import Track
 from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig, condition_clip, stack_indices
 from reenact.render.crop import warp_to_crop
+from reenact.render.edit_mask import EditMaskConfig, generator_input
 
-CACHE_VERSION = 2
-FACE_BIT, REGION_BIT = 1, 2
-"""Bits of masks.npy."""
+CACHE_VERSION = 3
+FACE_BIT, REGION_BIT, SUB_REGION_SHIFT = 1, 2, 2
+"""Bits of masks.npy: the face and mouth-and-eyes flags, and where the 3-bit sub-region map starts."""
 
 Progress = Callable[[int], object]
 
@@ -115,6 +117,7 @@ def build_cache(
         arrays["images"][t] = quantise(conditioned.images)
         arrays["crops"][t] = warp_to_crop(rgb, conditioned.matrix, s).transpose(2, 0, 1)
         masks = conditioned.face_mask.numpy() * FACE_BIT + conditioned.region_mask.numpy() * REGION_BIT
+        masks = masks + (conditioned.sub_regions.numpy().astype(np.int64) << SUB_REGION_SHIFT)
         arrays["masks"][t] = masks.astype(np.uint8)
         arrays["valid"][t] = conditioned.valid
         count += 1
@@ -150,8 +153,17 @@ class Batch:
     """bool B x 1 x S x S rendered face."""
     region: torch.Tensor
     """bool B x 1 x S x S mouth-and-eyes region."""
+    sub_regions: torch.Tensor
+    """uint8 B x 1 x S x S face sub-region map (edit masks select by it)."""
     frames: torch.Tensor
     """int64 B frame indices."""
+
+    def generator_input(self, context: bool, mask: EditMaskConfig = EditMaskConfig()) -> torch.Tensor:
+        """What the generator is given at inference: the conditioning stack and, for a context generator, the
+        real crop outside the edit mask of `mask` (by default the whole face) with that mask."""
+        if not context:
+            return self.conditioning
+        return generator_input(self.conditioning, self.real, mask.mask(self.sub_regions))
 
 
 class TrainingSet:
@@ -206,6 +218,7 @@ class TrainingSet:
             real=dequantise(crops),
             face=(masks & FACE_BIT) > 0,
             region=(masks & REGION_BIT) > 0,
+            sub_regions=masks >> SUB_REGION_SHIFT,
             frames=torch.from_numpy(frames),
         )
 

@@ -33,7 +33,7 @@ def render_frames(
     out = []
     for start in range(0, len(frames), batch):
         chunk = data.batch(frames[start : start + batch], device)
-        out += [to_uint8(image) for image in generator(chunk.conditioning)]
+        out += [to_uint8(image) for image in generator(chunk.generator_input(generator.config.context))]
     return out
 
 
@@ -82,7 +82,7 @@ class TrainingLog:
     """
 
     COLUMNS = ("step", "seconds", "l1", "g_adv", "feature_matching", "d_frame", "d_temporal",
-               "psnr", "ssim", "psnr_face", "ssim_face")
+               "d_real_acc", "d_fake_acc", "psnr", "ssim", "psnr_face", "ssim_face")
 
     def __init__(self, path: Path, tensorboard_dir: Path | None = None) -> None:
         self.path = path

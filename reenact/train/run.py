@@ -213,7 +213,8 @@ def _train(
     check_frames = data.validation_frames(config.validation_frames)
     runs_per_step = config.batch_size // (k * processes.world_size)
     start = time.perf_counter()
-    totals: dict[str, float] = {}
+    totals: dict[str, float] = {}  # each loss summed over the steps since the last row, and how many there were
+    counts: dict[str, int] = {}
     try:
         with _bar(config.steps, "training", unit="step", initial=trainer.step) as bar:
             while trainer.step < config.steps:
@@ -223,11 +224,13 @@ def _train(
                 losses = trainer.train_step(data.batch(sampler(runs_per_step), device))
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
+                    counts[name] = counts.get(name, 0) + 1
                 bar.update(1)
                 step = trainer.step
                 if main and (step % LOG_EVERY == 0 or step % config.preview_every == 0):
-                    row = {name: total / LOG_EVERY for name, total in totals.items()}
+                    row = {name: total / counts[name] for name, total in totals.items()}
                     totals.clear()
+                    counts.clear()
                     row["seconds"] = time.perf_counter() - start
                     if step % config.preview_every == 0:
                         row |= validate(trainer.ema, data, check_frames, device)

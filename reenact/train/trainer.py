@@ -2,7 +2,11 @@
 
 Per step, on B frames that are B/K runs of K consecutive frames:
 
-1. the generator renders the batch once;
+1. the generator renders the batch once; a context generator is given each
+   real crop with a random edit mask blanked (one draw per run,
+   `reenact.render.edit_mask.random_edit_masks`, seeded by the step so a
+   resumed run draws the same masks) and returns it re-rendered inside the
+   mask only, which is what the losses and discriminators then see;
 2. discriminator phase (from `adv_start` on): the per-frame conditional
    PatchGAN judges (stack, real) and (stack, fake) and the temporal one the K-frame
    runs, real and fake, with the hinge loss;
@@ -31,6 +35,7 @@ from reenact.nn.discriminator import build_discriminator, build_temporal_discrim
 from reenact.nn.generator import build_generator
 from reenact.nn.losses import discriminator_hinge_loss, feature_matching_loss, generator_hinge_loss, weighted_l1
 from reenact.nn.presets import NetworkPreset
+from reenact.render.edit_mask import generator_input, random_edit_masks
 from reenact.train.config import TrainConfig
 from reenact.train.dataset import Batch
 
@@ -77,8 +82,13 @@ class Trainer:
     def train_step(self, batch: Batch) -> dict[str, float]:
         """One step on `batch`; returns the phases' losses (floats, for the log)."""
         adversarial = self.step >= self.config.adv_start
+        inputs = batch.conditioning
+        if self.network.generator.context:
+            draw = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
+            masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw)
+            inputs = generator_input(batch.conditioning, batch.real, masks)
         with self._autocast():
-            fake = self._g(batch.conditioning)
+            fake = self._g(inputs)
         losses: dict[str, float] = {}
         real_features = self._discriminator_phase(batch, fake.detach(), losses) if adversarial else None
         self._generator_phase(batch, fake, real_features, losses)
@@ -103,6 +113,9 @@ class Trainer:
         loss.float().backward()
         self.opt_d.step()
         losses["d_frame"], losses["d_temporal"] = float(d_frame.detach()), float(d_time.detach())
+        # How often the per-frame discriminator is right, over all patches and scales: 0.5 is chance.
+        losses["d_real_acc"] = float(torch.cat([(x[:b] > 0).flatten() for x in frame_out.logits]).float().mean())
+        losses["d_fake_acc"] = float(torch.cat([(x[b:] < 0).flatten() for x in frame_out.logits]).float().mean())
         real_frame = [[f[:b].detach() for f in scale] for scale in frame_out.features]
         real_time = [[f[:runs].detach() for f in scale] for scale in time_out.features]
         return real_frame, real_time
