@@ -263,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reenact.pipeline.stages import Composite, Conditioner, Generate
     from reenact.pipeline.video_io import VideoReader
     from reenact.render.blend import BlendConfig
+    from reenact.render.edit_mask import edit_regions
 
     folder = open_model(args.model)
     source_path = getattr(args, "source", None)
@@ -288,9 +289,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = OfflineConfig(batch=args.batch, review=args.review, metadata=metadata)
     total = min(len(params), reader.n_frames) if reader.n_frames else len(params)
     with _progress_bar(total, "rendering") as bar:
+        edit = edit_regions(_recombine_config(args) if source else None, _edits(args))
+        conditioner = Conditioner(folder, target.model, reader.fps, (reader.width, reader.height), edit)
         summary = rerender_clip(
-            args.target, params, target.cuts, args.output, Conditioner(folder, target.model, reader.fps, (reader.width, reader.height)),
-            Generate(backend), Composite(blend_config, mark=args.watermark), config, source_frames, bar.update,
+            args.target, params, target.cuts, args.output, conditioner, Generate(backend, conditioner.context),
+            Composite(blend_config, mark=args.watermark, context=conditioner.context), config, source_frames, bar.update,
+            target_params=target.params,
         )
     print(f"{summary.line()} -> {args.output}" + (f" (review: {args.review})" if args.review else ""))
     return 0
@@ -321,7 +325,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             VideoReader(clip)  # check every input before the long work starts
     if args.target and args.source:
         raise ReenactError("give --target (self-reenactment of another clip) or --source (cross-reenactment), not both")
-    generate = Generate(_open_backend(args, folder))
+    generate = Generate(_open_backend(args, folder), folder.info().generator.context)
     if generate.backend.name != "torch":
         torch.set_num_threads(1)  # only the rasteriser uses torch then; one thread is fastest for its small ops
 

@@ -67,12 +67,15 @@ class ModelInfo:
     """Validation metrics of the exported (EMA) generator, e.g. psnr, ssim."""
     reenact_version: str = ""
     """reenact version that trained it."""
+    mouth_opening: bool = False
+    """Its conditioning draws the mouth opening in the openings channel (models trained before that read False)."""
     format_version: int = FORMAT_VERSION
     """model.json layout version."""
 
     def conditioning(self) -> ConditioningConfig:
         """The conditioning layout the generator was trained on (renderers must use the same)."""
-        return ConditioningConfig(crop=CropConfig(size=self.size, margin=self.crop_margin), window=self.window)
+        return ConditioningConfig(crop=CropConfig(size=self.size, margin=self.crop_margin), window=self.window,
+                                  mouth_opening=self.mouth_opening)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -203,10 +203,11 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     info, track = folder.info(), folder.load_track()
     frames = min(200, track.n_frames)
     backend = open_backend(folder).backend
+    conditioner = Conditioner(folder, track.model, track.fps, (track.width, track.height))
     with tempfile.TemporaryDirectory() as tmp:
         summary = rerender_clip(
-            Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4",
-            Conditioner(folder, track.model, track.fps, (track.width, track.height)), Generate(backend), Composite(),
+            Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4", conditioner,
+            Generate(backend, conditioner.context), Composite(context=conditioner.context), target_params=track.params,
         )
     rows.append({"stage": f"offline run, {info.preset} preset at {info.size} ({backend.describe()})",
                  "fps": summary.frames / summary.seconds, "note": summary.clock.summary()})

@@ -15,7 +15,12 @@ so a pixel shows about the same part of the face in both).
 
 The nearest-neighbour and warp baselines (`reenact.eval.baselines`) take
 their images from the training frames only, as the model did, and are scored
-frame by frame beside the model. The loop streams: it keeps one previous frame
+frame by frame beside the model. Every method is scored over the crop, the
+face, the edit mask (what a context model re-renders; the default whole-face
+mask, so that copied context is never counted as generated quality), the eyes
+and the mouth (lids, lips and openings), and for sharpness. When the model takes
+context, each baseline is composited over the same context with the same mask,
+so the crop scores compare like with like. The loop streams: it keeps one previous frame
 per method, never the clip.
 """
 
@@ -32,24 +37,30 @@ import torch
 from tqdm import tqdm
 
 from reenact.errors import InputError
-from reenact.eval.baselines import NearestFrames, crop_points, read_crops, warp_face
+from reenact.eval.baselines import NearestFrames, crop_points, over_context, read_crops, warp_face
 from reenact.eval.fidelity import ERRORS, Fidelity, FidelityConfig, Retracker, compare_to_params
 from reenact.eval.metrics import image_scores, pair_flicker
 from reenact.eval.report import ComparisonVideo
-from reenact.model_folder import ModelFolder, file_hash, load_generator
+from reenact.model_folder import ModelFolder, ModelInfo, file_hash, load_generator
+from reenact.pipeline.stages import model_input
 from reenact.params import FaceModel, FaceParams, Track
 from reenact.pipeline.video_io import VideoReader
-from reenact.recombine import RecombineConfig, recombine
+from reenact.recombine import SUB_REGIONS, RecombineConfig, recombine
 from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
 from reenact.render.crop import crop_matrix, follow_clip, warp_to_crop
+from reenact.render.edit_mask import EditMaskConfig
 from reenact.render.preview import to_uint8
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.fitting import fit_frames, scatter
 
-Renderer = Callable[[ConditionedFrame], np.ndarray]
-"""One frame's conditioning in, the generated uint8 S x S x 3 crop out: any backend can be evaluated."""
+Renderer = Callable[[ConditionedFrame, np.ndarray], np.ndarray]
+"""One frame's conditioning and its target frame (uint8 H x W x 3, the context) in, the generated uint8
+S x S x 3 crop out: any backend can be evaluated."""
 
-IMAGE_METRICS = ("psnr", "psnr_face", "ssim", "ssim_face", "l1")
+REGIONS = ("edit", "eyes", "mouth")
+"""Masks scored besides the crop and the face."""
+IMAGE_METRICS = ("psnr", "psnr_face", "ssim", "ssim_face", "l1", "sharpness",
+                 *(f"{metric}_{region}" for region in REGIONS for metric in ("psnr", "ssim")))
 """Per-frame image scores against the real crop (`reenact.eval.metrics.image_scores`)."""
 MODEL, NEAREST, WARP, REAL = "model", "nearest", "warp", "real"
 """Method names: the generator, the two baselines, and the real frames (self-reenactment's floor)."""
@@ -63,10 +74,11 @@ class TorchRenderer:
     def __init__(self, folder: ModelFolder, device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.generator = load_generator(folder, str(self.device))
+        self.context = self.generator.config.context
 
     @torch.no_grad()
-    def __call__(self, frame: ConditionedFrame) -> np.ndarray:
-        return to_uint8(self.generator(frame.stack[None].to(self.device))[0])
+    def __call__(self, frame: ConditionedFrame, target: np.ndarray) -> np.ndarray:
+        return to_uint8(self.generator(model_input(frame, target, self.context)[None].to(self.device))[0])
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,10 @@ class EvalSequence:
     """None: the reference is the real target (ground truth), cropped with the conditioning's own affines.
     Else the driver's frame-to-crop affines (T x 2 x 3, from its own track): cross-reenactment, where the
     driver's crops serve only as flicker's reference."""
+    target_clip: Path | None = None
+    """Cross-reenactment: the target video whose frame t is re-rendered (the context), and ..."""
+    target_params: FaceParams | None = None
+    """... its frames' own parameters (the edit mask covers them and the output's). None: the reference clip."""
 
     @property
     def ground_truth(self) -> bool:
@@ -174,19 +190,22 @@ def conditioned_span(
     cuts: np.ndarray,
     config: ConditioningConfig,
     span: tuple[int, int],
+    edit: EditMaskConfig | None = None,
+    target: FaceParams | None = None,
 ) -> Iterator[ConditionedFrame]:
     """The conditioning of frames [start, end), exactly as `condition_clip` over the whole sequence gives it
     (so as the training cache holds it), without rasterising the frames before: those only advance the crop
-    filter, and the W - 1 frames just before the span fill the stack."""
+    filter, and the W - 1 frames just before the span fill the stack. `edit`: give each frame this edit mask,
+    over the face of `params` and, when given, of the target frames' own parameters `target`."""
     start, end = span
-    stream = ConditioningStream(model, fps, frame_size, config)
+    stream = ConditioningStream(model, fps, frame_size, config, edit=edit)
     new_shot = np.zeros(len(params), dtype=bool)
     new_shot[np.asarray(cuts, dtype=np.int64)] = True
     warm = max(0, start - (config.window - 1))
     for i in range(warm):
         stream.follower(params[i], bool(new_shot[i]))
     for i in range(warm, end):
-        frame = stream(params[i], bool(new_shot[i]))
+        frame = stream(params[i], bool(new_shot[i]), None if target is None else target[i])
         if i >= start:
             yield frame
 
@@ -227,13 +246,14 @@ class _Scores:
         """Score frame k: each method's image (`shown`), the reference crop, and the frame's conditioning;
         `new_run`: the previous frame does not continue into this one (no flicker measured)."""
         face = conditioned.face_mask.cpu().numpy()
+        regions = scored_regions(conditioned)
         for m in self.methods:
             image = shown[m]
             if not new_run:
                 self.flicker[m][k] = pair_flicker(self._previous[m], image, self._previous_reference, reference)
             self._previous[m] = image
             if self.images[m]:
-                for name, value in image_scores(image, reference, face).items():
+                for name, value in image_scores(image, reference, face, regions).items():
                     self.images[m][name][k] = value
             self.landmarks[m][k] = self.retrackers[m](image, conditioned.matrix, new_run)
         self._previous_reference = reference
@@ -259,6 +279,19 @@ class _Scores:
         self.close()
 
 
+def scored_regions(conditioned: ConditionedFrame) -> dict[str, np.ndarray]:
+    """The masks scored besides the face (`REGIONS`): the edit mask, and the eyes and the mouth (the loss's
+    mouth-and-eyes pixels, split by sub-region)."""
+    sub = conditioned.sub_regions.cpu().numpy()
+    near = conditioned.region_mask.cpu().numpy()
+    eyes = np.isin(sub, [1 + SUB_REGIONS.index(name) for name in ("right_eye", "left_eye")])
+    return {
+        "edit": conditioned.edit_mask.cpu().numpy(),
+        "eyes": near & eyes,
+        "mouth": near & (sub == 1 + SUB_REGIONS.index("mouth")),
+    }
+
+
 def _training_index(training: TrainingFrames, conditioning: ConditioningConfig) -> tuple[NearestFrames, np.ndarray]:
     """The training frames with a face, indexed by their crop points in the crops training saw, and every
     frame's frame-to-crop affine (T x 2 x 3) to crop them with."""
@@ -278,10 +311,13 @@ def evaluate(
     config: EvalConfig = EvalConfig(),
     video: Path | None = None,
     description: dict[str, str | int | float] | None = None,
+    context_feather: int | None = None,
 ) -> EvalResult:
     """Score the model (`render`; None: the baselines alone) and the baselines on `sequence`'s span.
 
-    Writes the side-by-side video to `video` on the way when given.
+    `context_feather`: the model takes context (`GeneratorConfig.context_feather`): the baselines are
+    composited over the same context with the same ramp. Writes the side-by-side video to `video` on the way
+    when given.
     """
     start, end = sequence.span
     if not 0 <= start < end <= len(sequence.params):
@@ -306,10 +342,15 @@ def evaluate(
 
     methods = ([MODEL] if render is not None else []) + [NEAREST, WARP] + ([REAL] if sequence.ground_truth else [])
     labels = ["real" if sequence.ground_truth else "driver", *[m for m in methods if m != REAL]]
-    frames = zip(
-        conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts, conditioning, (start, end)),
-        _reference_frames(sequence.reference_clip, sequence.span),
-    )
+    edit = EditMaskConfig()
+    conditioned_frames = conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts,
+                                          conditioning, (start, end), edit, sequence.target_params)
+    references = _reference_frames(sequence.reference_clip, sequence.span)
+    if sequence.target_clip is None:
+        frames: Iterator[tuple[ConditionedFrame, np.ndarray, np.ndarray]] = (
+            (c, rgb, rgb) for c, rgb in zip(conditioned_frames, references))
+    else:
+        frames = zip(conditioned_frames, references, _reference_frames(sequence.target_clip, sequence.span))
     wanted_row = np.cumsum(valid) - 1  # row of each valid frame in wanted_points
     cuts = set(np.asarray(sequence.cuts, dtype=np.int64).tolist())
     with ExitStack() as stack:
@@ -318,7 +359,7 @@ def evaluate(
             ComparisonVideo(video, sequence.fps, labels, config.video_height)
         )
         bar = stack.enter_context(_bar(len(scored), f"scoring {' / '.join(methods)}", config.progress))
-        for k, (conditioned, rgb) in enumerate(frames):
+        for k, (conditioned, rgb, target_rgb) in enumerate(frames):
             reference_matrix = conditioned.matrix if sequence.ground_truth else sequence.driver_matrices[start + k]
             reference = warp_to_crop(rgb, reference_matrix, size)
             if valid[k]:
@@ -326,10 +367,14 @@ def evaluate(
                 shown = {
                     NEAREST: neighbour,
                     WARP: warp_face(neighbour, index.points_of(int(nearest[k])), wanted_points[wanted_row[k]]),
-                    REAL: reference,
                 }
+                if context_feather is not None:
+                    context = warp_to_crop(target_rgb, conditioned.matrix, size)
+                    shown = {m: over_context(image, context, conditioned.edit_mask, context_feather)
+                             for m, image in shown.items()}
+                shown[REAL] = reference
                 if render is not None:
-                    shown[MODEL] = _checked(render(conditioned), size)
+                    shown[MODEL] = _checked(render(conditioned, target_rgb), size)
                 new_run = k == 0 or (start + k) in cuts or not valid[k - 1]
                 scores.add(k, shown, reference, conditioned, new_run)
                 panels = [shown[label] for label in labels[1:]]
@@ -405,7 +450,7 @@ def evaluate_self(
         sequence = EvalSequence(params, target_track.cuts, target_track.fps,
                                 (target_track.width, target_track.height), (0, target_track.n_frames), Path(clip))
     return evaluate(sequence, training, info.conditioning(), render, config, video,
-                    {"model": str(folder.path), "target": str(clip)})
+                    {"model": str(folder.path), "target": str(clip)}, _context_feather(info))
 
 
 def evaluate_cross(
@@ -431,6 +476,11 @@ def evaluate_cross(
     driver = crop_matrix(follow_clip(source.params[:n], source.fps, (source.width, source.height), source.cuts,
                                      conditioning.crop), conditioning.crop.size)
     sequence = EvalSequence(params, cuts, source.fps, (target.width, target.height), (0, n), Path(source_clip),
-                            driver_matrices=driver)
+                            driver_matrices=driver, target_clip=training.clip, target_params=target.params[:n])
     return evaluate(sequence, training, conditioning, render, config, video,
-                    {"model": str(folder.path), "source": str(source_clip)})
+                    {"model": str(folder.path), "source": str(source_clip)}, _context_feather(info))
+
+
+def _context_feather(info: ModelInfo) -> int | None:
+    """The model's context ramp width, or None for a generator that paints the whole crop."""
+    return info.generator.context_feather if info.generator.context else None

@@ -6,6 +6,11 @@ scikit-image's with Wang et al.'s settings (Gaussian window, sigma 1.5, no
 sample-covariance correction); its per-pixel map makes the masked (face
 region) variant a plain mean over the mask.
 
+Sharpness is the variance of the Laplacian (of the grey image) inside the
+face, generated over real: 1 is as much fine detail as the real frame, and an
+L1-trained generator's blur shows as a value well below it, where PSNR barely
+moves.
+
 Temporal stability (`flicker`) compares, pixel by pixel, how much consecutive
 generated frames differ with how much the real frames they stand for differ,
 so that real motion is not counted as flicker.
@@ -14,8 +19,10 @@ so that real motion is not counted as flicker.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Mapping
 from itertools import pairwise
 
+import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
@@ -69,19 +76,38 @@ def ssim_map(pred: np.ndarray, real: np.ndarray) -> np.ndarray:
     return local.mean(axis=2)
 
 
-def image_scores(pred: np.ndarray, real: np.ndarray, face: np.ndarray | None) -> dict[str, float]:
-    """PSNR, SSIM and L1 over the whole image, and PSNR and SSIM over `face` (bool H x W; NaN when None or
-    empty), with one SSIM pass: keys psnr, psnr_face, ssim, ssim_face, l1 (the same values as `psnr`, `ssim`,
-    `l1`)."""
+def laplacian_variance(image: np.ndarray, mask: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image (uint8 H x W x 3 RGB) over the bool mask: fine detail."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return float(cv2.Laplacian(grey, cv2.CV_64F, ksize=3)[mask].var())
+
+
+def sharpness(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> float:
+    """`laplacian_variance` of `pred` over that of `real` inside `mask` (1: as detailed as the real frame)."""
+    _check_pair(pred, real, mask)
+    return laplacian_variance(pred, mask) / max(laplacian_variance(real, mask), 1e-9)
+
+
+def image_scores(
+    pred: np.ndarray, real: np.ndarray, face: np.ndarray | None, regions: Mapping[str, np.ndarray | None] | None = None
+) -> dict[str, float]:
+    """PSNR, SSIM and L1 over the whole image; PSNR, SSIM and sharpness over `face` (bool H x W; NaN when None
+    or empty); PSNR and SSIM over each of `regions` (name -> bool H x W, keys psnr_NAME and ssim_NAME). One
+    SSIM pass: keys psnr, psnr_face, ssim, ssim_face, l1, sharpness (the same values as `psnr`, `ssim`, `l1`,
+    `sharpness`)."""
     local = ssim_map(pred, real)
     has_face = face is not None and bool(face.any())
-    return {
+    scores = {
         "psnr": psnr(pred, real),
-        "psnr_face": psnr(pred, real, face) if has_face else float("nan"),
         "ssim": float(local.mean()),
-        "ssim_face": float(local[face].mean()) if has_face else float("nan"),
         "l1": l1(pred, real),
+        "sharpness": sharpness(pred, real, face) if has_face else float("nan"),
     }
+    for name, mask in {"face": face, **(regions or {})}.items():
+        present = mask is not None and bool(mask.any())
+        scores[f"psnr_{name}"] = psnr(pred, real, mask) if present else float("nan")
+        scores[f"ssim_{name}"] = float(local[mask].mean()) if present else float("nan")
+    return scores
 
 
 def pair_flicker(

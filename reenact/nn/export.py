@@ -26,7 +26,7 @@ import onnx
 import torch
 
 from reenact.errors import FormatError
-from reenact.nn.generator import Generator, GeneratorConfig, build_generator
+from reenact.nn.generator import Generator, GeneratorConfig, build_generator, random_input
 from reenact.nn.presets import get_preset
 from reenact.runtime.timing import time_calls
 
@@ -180,7 +180,7 @@ def check_onnx(
     """Max abs difference between ONNX Runtime (CPU) and torch on random inputs; raises over `atol`."""
     metadata = read_metadata(path)
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(batch, metadata.in_channels, metadata.size, metadata.size, generator=g) * 2 - 1
+    x = random_input(batch, metadata.in_channels, metadata.size, g)
     was_training = generator.training
     generator.eval()
     try:
@@ -219,7 +219,7 @@ def benchmark_generator(
         raise ValueError(f"unknown backend {backend!r}; valid: torch, onnxruntime")
     config = get_preset(preset).generator
     model = build_generator(config).eval()
-    x = torch.rand(batch, config.in_channels, size, size) * 2 - 1
+    x = random_input(batch, config.in_channels, size)
     if backend == "torch":
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)

@@ -287,6 +287,16 @@ class Generator(nn.Module):
         return weight * image + (1 - weight) * context
 
 
+def random_input(batch: int, channels: int, size: int, generator: torch.Generator | None = None) -> Tensor:
+    """float32 B x channels x S x S test input: uniform in [-1, 1], except that the last channel is +1 over the
+    central half of the image and -1 around it. A context generator reads that channel as its edit mask: a
+    uniform one would be eroded to nothing by its feather and leave only copied context to compare."""
+    x = torch.rand(batch, channels, size, size, generator=generator) * 2 - 1
+    x[:, -1] = -1.0
+    x[:, -1, size // 4 : size - size // 4, size // 4 : size - size // 4] = 1.0
+    return x
+
+
 def build_generator(config: GeneratorConfig) -> Generator:
     """The generator for `config` (freshly initialised)."""
     return Generator(config)

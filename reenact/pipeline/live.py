@@ -44,6 +44,7 @@ from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
 from reenact.pipeline.sinks import Sink, open_sink
 from reenact.pipeline.slots import LatestSlot
 from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
+from reenact.render.edit_mask import POSE_GROW, EditMaskConfig
 from reenact.recombine import MODES, Component, RecombineConfig, Recombiner
 from reenact.render.blend import BlendConfig
 from reenact.render.conditioning import ConditionedFrame
@@ -214,6 +215,11 @@ class Rendered:
     """uint8 H x W x 3: what the sink shows."""
 
 
+LIVE_EDIT = EditMaskConfig(grow=POSE_GROW)
+"""What live use re-renders of the background: the whole face, with the margin of a head turn (the mode key can
+switch pose transfer on at any time)."""
+
+
 # --- the stages ------------------------------------------------------------------------------
 
 
@@ -301,7 +307,7 @@ class Condition:
 
     def __call__(self, item: Recombined) -> Conditioned:
         with item.meta.clock.time("condition"):
-            conditioned = self.conditioner(item.output, item.background.new_shot)
+            conditioned = self.conditioner(item.output, item.background.new_shot, item.background.params)
             self.delay()
         return Conditioned(item.meta, item.background.rgb, conditioned)
 
@@ -316,7 +322,7 @@ class GenerateOne:
         crop = None
         if item.conditioned.valid:
             with item.meta.clock.time("generate"):
-                crop = self.generate([item.conditioned])[0]
+                crop = self.generate([item.conditioned], [item.background])[0]
                 self.delay()
             item.meta.generated = True
         return Generated(item.meta, item.background, item.conditioned, crop)
@@ -616,12 +622,14 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
         if not isinstance(backend, Backend):
             backend = opened = backend()
         tracker = SourceTracker(track.model, config.tracking)
+        context = folder.info().generator.context
         steps = {
             "track": [TrackSource(tracker, config, say)],
             "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
-                       Condition(Conditioner(folder, track.model, camera.fps, (background.width, background.height)), config)],
-            "generate": [GenerateOne(Generate(backend), config)],
-            "composite": [CompositeLive(Composite(config.blend, mark=config.watermark), config, controls)],
+                       Condition(Conditioner(folder, track.model, camera.fps, (background.width, background.height),
+                                             LIVE_EDIT), config)],
+            "generate": [GenerateOne(Generate(backend, context), config)],
+            "composite": [CompositeLive(Composite(config.blend, mark=config.watermark, context=context), config, controls)],
         }
         say(f"live: camera {config.camera} ({camera.width}x{camera.height} at {camera.fps:g} fps) -> "
             f"{sink.description} ({background.width}x{background.height}); mode {controls.mode}; "

@@ -74,12 +74,14 @@ def rerender_clip(
     config: OfflineConfig = OfflineConfig(),
     source_frames: Iterator[np.ndarray] | None = None,
     progress: Progress | None = None,
+    target_params: FaceParams | None = None,
 ) -> RunSummary:
     """Re-render the first len(params) frames of `target_video` into `output` (see the module docstring).
 
     `params`: the output parameters per target frame (recombined and edited);
     `cuts`: the target's shot cuts. `source_frames`: the source's frames in step
-    with the target's, for the review video.
+    with the target's, for the review video. `target_params`: the target frames' own
+    parameters (a context model re-renders where they and `params` put the face).
     """
     reader = VideoReader(target_video)
     summary = RunSummary()
@@ -100,7 +102,8 @@ def rerender_clip(
         sources = source_frames if source_frames is not None else itertools.repeat(None)
         for index, (frame, source) in enumerate(zip(itertools.islice(frames, len(params)), sources)):
             with summary.clock.time("condition"):
-                conditioned = conditioner(params[index], bool(new_shot[index]))
+                target = None if target_params is None else target_params[index]
+                conditioned = conditioner(params[index], bool(new_shot[index]), target)
             pending.append(_Pending(index, frame, conditioned, source))
             if len(pending) == config.batch:
                 _flush(pending, generate, composite, writer, review, summary, progress)
@@ -139,7 +142,7 @@ def _flush(
     """Generate the pending frames with a face in one batch, then composite and write all, in order."""
     faces = [p for p in pending if p.conditioned.valid]
     with summary.clock.time("generate", max(1, len(faces))):
-        crops = dict(zip((p.index for p in faces), generate([p.conditioned for p in faces])))
+        crops = dict(zip((p.index for p in faces), generate([p.conditioned for p in faces], [p.frame for p in faces])))
     for p in pending:
         with summary.clock.time("composite"):
             out = composite(p.frame, p.conditioned, crops.get(p.index))

@@ -6,10 +6,16 @@ Each stage is a small object with one job and is timed (`StageClock`); the
 offline runner calls them in order with batches for the generator, the live
 runner puts them in threads. Frames without a face skip generate and pass
 through composite untouched.
+
+A model whose generator takes context (`GeneratorConfig.context`) gets the
+target frame's own crop with the edit mask blanked beside the stack, returns
+the crop re-rendered inside the mask only, and is pasted back inside that mask:
+every pixel outside it stays the target frame's own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -24,6 +30,8 @@ from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.label import watermark
 from reenact.render.blend import BlendConfig, blend
 from reenact.render.conditioning import ConditionedFrame, ConditioningStream
+from reenact.render.crop import warp_to_crop
+from reenact.render.edit_mask import EditMaskConfig, generator_input
 from reenact.runtime.backend import Backend
 
 
@@ -50,40 +58,72 @@ class StageClock:
 
 
 class Conditioner:
-    """Output parameters -> crop and conditioning stack, in the layout the model was trained on."""
+    """Output parameters -> crop and conditioning stack (and edit mask), in the layout the model was trained on."""
 
-    def __init__(self, folder: ModelFolder, model: FaceModel, fps: float, frame_size: tuple[int, int]) -> None:
-        """`model`: the target's face model (the folder's track's; callers have it loaded already)."""
-        self.stream = ConditioningStream(model, fps, frame_size, folder.info().conditioning())
+    def __init__(self, folder: ModelFolder, model: FaceModel, fps: float, frame_size: tuple[int, int],
+                 edit: EditMaskConfig | None = None) -> None:
+        """`model`: the target's face model (the folder's track's; callers have it loaded already). `edit`: the
+        regions re-rendered (default: the whole face) for a model that takes context; ignored otherwise."""
+        info = folder.info()
+        self.context = info.generator.context
+        edit = (edit or EditMaskConfig()) if self.context else None
+        self.stream = ConditioningStream(model, fps, frame_size, info.conditioning(), edit=edit)
 
-    def __call__(self, params: FaceParams, new_shot: bool = False) -> ConditionedFrame:
-        return self.stream(params, new_shot)
+    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None) -> ConditionedFrame:
+        """`target`: the target frame's own parameters (the edit mask covers its face and the output's)."""
+        return self.stream(params, new_shot, target)
+
+
+def model_input(conditioned: ConditionedFrame, frame: np.ndarray | None, context: bool) -> torch.Tensor:
+    """float32 in_channels x S x S for one frame: the stack, and for a `context` model the target `frame`'s crop
+    (uint8 H x W x 3 RGB, cropped by the conditioning's affine) outside the edit mask, and the mask."""
+    if not context:
+        return conditioned.stack
+    if frame is None or conditioned.edit_mask is None:
+        raise ValueError("this model re-renders inside an edit mask: it needs the target frame and the mask")
+    size = conditioned.stack.shape[-1]
+    crop = torch.from_numpy(warp_to_crop(frame, conditioned.matrix, size)).permute(2, 0, 1).float() / 127.5 - 1
+    return generator_input(conditioned.stack[None], crop[None], conditioned.edit_mask[None, None])[0]
 
 
 class Generate:
-    """Conditioning stacks -> generated uint8 S x S x 3 crops through an inference backend."""
+    """Conditioning stacks (and target frames, for context) -> generated uint8 S x S x 3 crops through a backend."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, backend: Backend, context: bool = False) -> None:
+        """`context`: the model re-renders inside edit masks (`GeneratorConfig.context` of its model.json)."""
+        self.backend, self.context = backend, context
 
-    def __call__(self, frames: Sequence[ConditionedFrame]) -> list[np.ndarray]:
+    def __call__(self, frames: Sequence[ConditionedFrame],
+                 targets: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """`targets`: each frame's target frame (uint8 H x W x 3), needed by a model that takes context."""
         if not frames:
             return []
-        stacks = torch.stack([frame.stack for frame in frames]).numpy()
+        targets = targets if targets is not None else [None] * len(frames)
+        inputs = [model_input(frame, target, self.context) for frame, target in zip(frames, targets)]
+        stacks = torch.stack(inputs).numpy()
         images = self.backend.infer(stacks)
         crops = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)
         return list(crops.transpose(0, 2, 3, 1))
 
 
+CONTEXT_PASTE = BlendConfig(mask="face", grow=4.0, feather=4.0, match_color=False)
+"""Paste-back of a context model's crop: its edit mask, with a 4 px ramp just outside it (there the crop holds
+the frame's own pixels, resampled), and no colour correction (the crop's context is the frame itself)."""
+
+
 class Composite:
     """Generated crop -> the output frame: blended into the target frame, optionally watermarked."""
 
-    def __init__(self, blend_config: BlendConfig | None = None, mark: bool = False) -> None:
-        self.blend_config, self.mark = blend_config or BlendConfig(), mark
+    def __init__(self, blend_config: BlendConfig | None = None, mark: bool = False, context: bool = False) -> None:
+        """`context`: the crop comes from a context model, and is pasted inside its edit mask only."""
+        self.blend_config, self.mark, self.context = blend_config or BlendConfig(), mark, context
 
     def __call__(self, frame: np.ndarray, conditioned: ConditionedFrame, crop: np.ndarray | None) -> np.ndarray:
         """`crop` None (no face in this frame): the target frame unchanged (the mark still applies)."""
         out = frame
-        if crop is not None:
+        if crop is not None and self.context:
+            config = dataclasses.replace(CONTEXT_PASTE, method=self.blend_config.method)
+            out = blend(frame, crop, conditioned.matrix, config, face_mask=conditioned.edit_mask.numpy())
+        elif crop is not None:
             out = blend(frame, crop, conditioned.matrix, self.blend_config, face_mask=conditioned.face_mask.numpy())
         return watermark(out) if self.mark else out

@@ -40,6 +40,7 @@ import torch
 from reenact.params import FaceModel, FaceParams, Track, place
 from reenact.recombine import SUB_REGIONS, region_masks
 from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_matrix
+from reenact.render.edit_mask import EditMaskConfig
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
 
@@ -74,6 +75,9 @@ class ConditioningConfig:
     (0.2 s at 25 fps) still show the speed and acceleration of lips, lids and head, while the
     generator's first convolution, whose cost grows with the W * C input channels, stays cheap enough
     for the CPU preset, and a new shot is at full history sooner."""
+
+    mouth_opening: bool = True
+    """Draw the mouth opening in the openings channel (MOUTH_VALUE); False for models trained before it was."""
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -141,9 +145,10 @@ class FrameImages:
 class ConditioningRenderer:
     """Renders one frame's conditioning images from its parameters and crop affine (stateless per frame)."""
 
-    def __init__(self, model: FaceModel, size: int, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: FaceModel, size: int, device: str | torch.device = "cpu", mouth_opening: bool = True) -> None:
         face = canonical_face()
         self.model = model
+        self.mouth_value = MOUTH_VALUE if mouth_opening else BACKGROUND
         self.size = size
         self.device = torch.device(device)
         self.triangles = torch.from_numpy(face.triangles).long().to(self.device)
@@ -218,7 +223,7 @@ class ConditioningRenderer:
         position = take(pixel, eye).float()
         row = torch.floor(position / self.size)
         distance2 = (position - row * self.size + 0.5 - iris[:, 0]) ** 2 + (row + 0.5 - iris[:, 1]) ** 2
-        out.copy_(torch.where(classes == _MOUTH, MOUTH_VALUE, BACKGROUND))
+        out.copy_(torch.where(classes == _MOUTH, self.mouth_value, BACKGROUND))
         out.index_copy_(0, eye, torch.where(distance2 <= iris[:, 2], IRIS_VALUE, EYE_VALUE))
 
 
@@ -240,6 +245,8 @@ class ConditionedFrame:
     """uint8 S x S: 0 outside the face, else 1 + the `SUB_REGIONS` index (`FrameImages.sub_regions`)."""
     valid: bool
     """A face was rendered; if not, the stack is BACKGROUND and the frame should pass through unchanged."""
+    edit_mask: torch.Tensor | None = None
+    """bool S x S pixels to re-render (`reenact.render.edit_mask`), when the stream was given an edit mask config."""
 
     @property
     def images(self) -> torch.Tensor:
@@ -263,14 +270,18 @@ class ConditioningStream:
         frame_size: tuple[int, int],
         config: ConditioningConfig = ConditioningConfig(),
         device: str | torch.device = "cpu",
+        edit: EditMaskConfig | None = None,
     ) -> None:
+        """`edit`: also give each frame the edit mask of these regions (for generators that take context)."""
         self.config = config
-        self.renderer = ConditioningRenderer(model, config.crop.size, device)
+        self.renderer = ConditioningRenderer(model, config.crop.size, device, config.mouth_opening)
         self.follower = CropFollower(fps, frame_size, config.crop)
+        self.edit = edit
         self._history: deque[torch.Tensor] = deque(maxlen=config.window - 1)
 
-    def __call__(self, params: FaceParams, new_shot: bool = False) -> ConditionedFrame:
-        """The next frame (`params` of length 1; `new_shot` at a cut)."""
+    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None) -> ConditionedFrame:
+        """The next frame (`params` of length 1; `new_shot` at a cut). `target`: the parameters of the target frame
+        being re-rendered, when they differ from `params`; the edit mask then covers where both put the face."""
         window = self.follower(params, new_shot)
         matrix = crop_matrix(window, self.config.crop.size)
         if new_shot or not params.valid[0]:
@@ -286,7 +297,14 @@ class ConditioningStream:
         older += [older[-1] if older else frame.images] * (self.config.window - 1 - len(older))
         stack = torch.cat([frame.images, *older]) if older else frame.images
         self._history.appendleft(frame.images)
-        return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions, valid=True)
+        edit_mask = None
+        if self.edit is not None:
+            maps = [frame.sub_regions]
+            if target is not None and target.valid[0]:
+                maps.append(self.renderer.sub_regions(target, matrix))
+            edit_mask = self.edit.mask(*maps)
+        return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions,
+                                valid=True, edit_mask=edit_mask)
 
 
 def condition_clip(

@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from reenact.recombine import SUB_REGIONS
+from reenact.edits import LookAt, SetEyeOpenness, Smile, TurnHead
+from reenact.recombine import SUB_REGIONS, Component, RecombineConfig
 
 CONTEXT_CHANNELS = 4
 """Channels the context adds to the generator's input: the masked crop (RGB) and the mask itself."""
@@ -38,6 +39,9 @@ TRAIN_FULL_FACE = 0.5
 TRAIN_GROW = (0.02, 0.12)
 """Range of the training masks' margin, as a fraction of the crop size: from a tight regional edit to a
 head turn, whose old and new head outlines both need re-rendering."""
+POSE_GROW = 0.10
+"""Margin when the head pose changes: the outline of the head moves, and the hair and ears around it with it."""
+_EYES, _BROWS = ("right_eye", "left_eye"), ("right_brow", "left_brow")
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,15 @@ def select(sub_regions: Tensor, names: Iterable[str]) -> Tensor:
 
 
 def grow_mask(mask: Tensor, pixels: int) -> Tensor:
-    """bool mask (... x S x S) grown by `pixels` in every direction (a square max filter)."""
+    """bool mask (... x S x S) grown by `pixels` in every direction: a square max filter, run as a column then a
+    row filter (the same result; a 2-D window of side 2 * pixels + 1 costs that side times more)."""
     if pixels <= 0:
         return mask
     shape = mask.shape
     flat = mask.reshape(-1, 1, *shape[-2:]).float()
-    return (F.max_pool2d(flat, 2 * pixels + 1, 1, pixels) > 0).reshape(shape)
+    side = 2 * pixels + 1
+    flat = F.max_pool2d(flat, (side, 1), 1, (pixels, 0))
+    return (F.max_pool2d(flat, (1, side), 1, (0, pixels)) > 0).reshape(shape)
 
 
 def generator_input(stack: Tensor, crop: Tensor, mask: Tensor) -> Tensor:
@@ -111,3 +118,29 @@ def random_edit_masks(sub_regions: Tensor, frames_per_run: int, generator: torch
         grow = low + (high - low) * float(torch.rand((), generator=generator))
         masks.append(grow_mask(select(run, names), round(grow * size)))
     return torch.cat(masks)
+
+
+def edit_regions(recombination: RecombineConfig | None = None, edits: Iterable[object] = ()) -> EditMaskConfig:
+    """The edit mask a re-render needs: the sub-regions that a source (`recombination`) and direct `edits`
+    (`reenact.edits`) can move, and a wider margin when the head pose changes. Nothing asked: the whole face."""
+    regions: set[str] = set()
+    pose = False
+    if recombination is not None:
+        components = recombination.components
+        pose = Component.POSE in components
+        weights = recombination.weights
+        driven = {("mouth",): weights.mouth, _EYES: weights.eyes, _BROWS: weights.brows}
+        if Component.EXPRESSION in components:
+            regions.update(name for names, weight in driven.items() if weight > 0 for name in names)
+        if Component.GAZE in components and weights.eyes > 0:
+            regions.update(_EYES)
+    for edit in edits:
+        if isinstance(edit, TurnHead):
+            pose = True
+        elif isinstance(edit, Smile):
+            regions.add("mouth")
+        elif isinstance(edit, SetEyeOpenness | LookAt):
+            regions |= set(_EYES) if edit.eye == "both" else {f"{edit.eye}_eye"}
+    if pose or not regions:
+        return EditMaskConfig(grow=POSE_GROW if pose else EditMaskConfig.grow)
+    return EditMaskConfig(frozenset(regions))

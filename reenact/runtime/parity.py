@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from reenact.errors import ReenactError
 from reenact.nn.export import ONNX_ATOL
+from reenact.nn.generator import random_input
 from reenact.runtime.backend import Backend
 
 
@@ -67,9 +69,10 @@ class DisagreementError(ReenactError):
 
 
 def random_stack(backend: Backend, batch: int = 2, seed: int = 0) -> np.ndarray:
-    """A float32 stack of the backend's input shape, uniform in [-1, 1] (harsher than real conditioning)."""
-    rng = np.random.default_rng(seed)
-    return rng.uniform(-1.0, 1.0, backend.spec.input_shape(batch)).astype(np.float32)
+    """A float32 stack of the backend's input shape, uniform in [-1, 1] (harsher than real conditioning) but
+    for an edit-mask channel (`reenact.nn.generator.random_input`)."""
+    spec = backend.spec
+    return random_input(batch, spec.in_channels, spec.size, torch.Generator().manual_seed(seed)).numpy()
 
 
 def check_agreement(

@@ -260,6 +260,7 @@ def _train(
         crop_margin=conditioning.crop.margin, generator=network.generator, data_hash=data_hash, source=str(clip.resolve()),
         fps=track.fps, frames=n, validation=validation, steps=trainer.step,
         metrics={name: round(value, 4) for name, value in metrics.items()}, reenact_version=__version__,
+        mouth_opening=conditioning.mouth_opening,
     )
     generator = trainer.ema.to("cpu").float()
     folder = save_model(output, generator, info, track)

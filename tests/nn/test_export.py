@@ -52,10 +52,10 @@ def test_onnx_interface(exported: tuple[Generator, Path, ExportMetadata]) -> Non
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,), (out,) = session.get_inputs(), session.get_outputs()
     assert (inp.name, out.name) == (INPUT_NAME, OUTPUT_NAME)
-    assert inp.shape[1:] == [25, 64, 64] and not isinstance(inp.shape[0], int)
+    assert inp.shape[1:] == [29, 64, 64] and not isinstance(inp.shape[0], int)
     assert session.get_modelmeta().custom_metadata_map["reenact.preset"] == "tiny"
     assert onnx.load(str(path)).opset_import[0].version == 18
-    (image,) = session.run(None, {INPUT_NAME: np.zeros((2, 25, 64, 64), np.float32)})
+    (image,) = session.run(None, {INPUT_NAME: np.zeros((2, 29, 64, 64), np.float32)})
     assert image.shape == (2, 3, 64, 64) and image.dtype == np.float32
 
 
@@ -63,7 +63,7 @@ def test_metadata_reads_back(exported: tuple[Generator, Path, ExportMetadata]) -
     generator, path, metadata = exported
     back = read_metadata(path)
     assert back == metadata
-    assert (back.preset, back.size, back.in_channels, back.out_channels) == ("tiny", 64, 25, 3)
+    assert (back.preset, back.size, back.in_channels, back.out_channels) == ("tiny", 64, 29, 3)
     assert back.value_range == (-1.0, 1.0) and back.format_version == FORMAT_VERSION
     assert back.generator == generator.config
 

@@ -75,17 +75,18 @@ def test_interrupted_render_leaves_a_playable_file(tmp_path, random_model, clip_
     class InterruptedGenerate(Generate):
         calls = 0
 
-        def __call__(self, frames):
+        def __call__(self, frames, targets=None):
             InterruptedGenerate.calls += 1
             if InterruptedGenerate.calls == 3:
                 raise KeyboardInterrupt
-            return super().__call__(frames)
+            return super().__call__(frames, targets)
 
     out = tmp_path / "partial.mp4"
+    conditioner = Conditioner(folder, track.model, reader.fps, (reader.width, reader.height))
     with pytest.raises(KeyboardInterrupt):
-        rerender_clip(clip_with_gap, track.params, track.cuts, out,
-                      Conditioner(folder, track.model, reader.fps, (reader.width, reader.height)), InterruptedGenerate(backend),
-                      Composite(), OfflineConfig(batch=4))
+        rerender_clip(clip_with_gap, track.params, track.cuts, out, conditioner,
+                      InterruptedGenerate(backend, conditioner.context), Composite(context=conditioner.context),
+                      OfflineConfig(batch=4))
     frames = list(VideoReader(out))
     assert len(frames) == 8 and frames[0].shape == (480, 480, 3)  # two batches were written before the stop
 

@@ -28,12 +28,12 @@ def backends(tiny_folder: ModelFolder):
 @pytest.mark.parametrize(
     ("stack", "message"),
     [
-        (np.zeros((1, 24, 64, 64), np.float32), r"expected float32 B x 25 x 64 x 64 \(from model.json\), got shape \(1, 24, 64, 64\)"),
-        (np.zeros((1, 25, 128, 128), np.float32), r"got shape \(1, 25, 128, 128\)"),
-        (np.zeros((25, 64, 64), np.float32), r"got shape \(25, 64, 64\)"),
-        (np.zeros((0, 25, 64, 64), np.float32), r"got shape \(0, 25, 64, 64\)"),
-        (np.zeros((1, 25, 64, 64), np.float64), "got dtype float64"),
-        (torch.zeros(1, 25, 64, 64, dtype=torch.float16), "got dtype torch.float16"),
+        (np.zeros((1, 24, 64, 64), np.float32), r"expected float32 B x 29 x 64 x 64 \(from model.json\), got shape \(1, 24, 64, 64\)"),
+        (np.zeros((1, 29, 128, 128), np.float32), r"got shape \(1, 29, 128, 128\)"),
+        (np.zeros((29, 64, 64), np.float32), r"got shape \(29, 64, 64\)"),
+        (np.zeros((0, 29, 64, 64), np.float32), r"got shape \(0, 29, 64, 64\)"),
+        (np.zeros((1, 29, 64, 64), np.float64), "got dtype float64"),
+        (torch.zeros(1, 29, 64, 64, dtype=torch.float16), "got dtype torch.float16"),
     ],
 )
 def test_wrong_stacks_are_refused_by_every_backend(backends, stack, message: str) -> None:
