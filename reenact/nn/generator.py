@@ -228,7 +228,7 @@ class NeuralTexture(nn.Module):
 
 
 def feather_inside(mask: Tensor, width: int) -> Tensor:
-    """float B x 1 x S x S: 0 outside the bool mask, rising linearly to 1 over `width` px inside its edge
+    """float B x 1 x S x S: 0 outside the bool mask, rising linearly to 1 over about `width` px inside its edge
     (erode by half the width, then a box blur of the same half-width; max and average pooling export anywhere)."""
     r = width // 2
     inside = 1 - F.max_pool2d(1 - mask.to(torch.float32), 2 * r + 1, 1, r)

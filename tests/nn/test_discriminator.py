@@ -96,3 +96,48 @@ def test_configs_reject_bad_fields() -> None:
         DiscriminatorConfig(width=64, max_width=32)
     with pytest.raises(ValueError, match="frames >= 2"):
         TemporalDiscriminatorConfig(frames=1)
+
+
+def _blurred(images: torch.Tensor) -> torch.Tensor:
+    """A 5x5 Gaussian blur (sigma 1.1, OpenCV's for that size) of B x 3 x S x S images."""
+    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    kernel = (k[:, None] * k[None] / 256).expand(3, 1, 5, 5)
+    return torch.nn.functional.conv2d(torch.nn.functional.pad(images, (2,) * 4, mode="replicate"), kernel, groups=3)
+
+
+def _train_alone(config: DiscriminatorConfig, real: torch.Tensor, steps: int) -> float:
+    """Hinge loss after training a discriminator alone on real crops against blurred copies (mean of the last 5)."""
+    from reenact.nn.losses import discriminator_hinge_loss
+
+    torch.manual_seed(0)
+    model = build_discriminator(config)
+    optimiser = torch.optim.Adam(model.parameters(), 2e-4, (0.5, 0.999))
+    fake = _blurred(real)
+    cond = torch.zeros(len(real) * 2, config.cond_channels, *real.shape[2:])
+    losses = []
+    for _ in range(steps):
+        out = model(cond, torch.cat([real, fake]))
+        loss = discriminator_hinge_loss([x[: len(real)] for x in out.logits], [x[len(real):] for x in out.logits])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    return sum(losses[-5:]) / 5
+
+
+def test_detail_band_lets_a_discriminator_tell_real_crops_from_blurred_ones(data) -> None:
+    """Issue 12's probe, smaller: real 128 px crops of a clip against 5x5-blurred copies, 30 steps. Without the
+    detail band the hinge loss stays near chance (2.0; measured 1.88); with it, it drops well below (0.80)."""
+    import itertools
+
+    import numpy as np
+
+    from reenact.pipeline.video_io import VideoReader
+
+    frames = list(itertools.islice(VideoReader(data / "target_edtalk.mp4"), 0, 400, 50))
+    real = torch.from_numpy(np.stack(frames)[:, 64:192, 64:192]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    config = DiscriminatorConfig(cond_channels=1, width=32, max_width=128, layers=3, scales=2)
+    with_band = _train_alone(config, real, 30)
+    without = _train_alone(replace(config, detail_gain=0.0), real, 30)
+    print(f"hinge loss after 30 steps: {without:.3f} without the detail band, {with_band:.3f} with it")
+    assert with_band < 1.5 and with_band < without - 0.5

@@ -7,7 +7,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from reenact.nn.generator import GeneratorConfig, build_generator, generator_gflops
+from reenact.nn.generator import (
+    CONTEXT_CHANNELS,
+    GeneratorConfig,
+    NeuralTexture,
+    build_generator,
+    feather_inside,
+    generator_gflops,
+    random_input,
+)
 from reenact.nn.presets import PRESETS, get_preset
 
 
@@ -28,12 +36,51 @@ def test_preset_generator_shape_and_range(name: str, size: int) -> None:
 
 
 def test_output_saturates_inside_range() -> None:
-    model = build_generator(get_preset("tiny").generator).eval()
+    config = get_preset("tiny").generator
+    model = build_generator(replace(config, context=False, in_channels=config.in_channels - CONTEXT_CHANNELS)).eval()
     with torch.no_grad():
         model.head.bias.fill_(50.0)
         out = model(_stack(2, model.config.in_channels, 64))
     assert out.min() >= -1.0 and out.max() <= 1.0
     assert out.min() > 0.99
+
+
+def test_context_generator_copies_the_context_outside_the_edit_mask() -> None:
+    model = build_generator(get_preset("tiny").generator).eval()
+    x = random_input(2, model.config.in_channels, 64, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.head.bias.fill_(50.0)  # the generated image is ~1 everywhere
+        out = model(x)
+    context, inside = x[:, -4:-1], x[:, -1:] > 0
+    weight = feather_inside(inside, model.config.context_feather)
+    outside = (~inside).expand_as(out)
+    assert torch.equal(out[outside], context[outside])  # not edited: copied exactly
+    deep = (weight == 1).expand_as(out)
+    assert deep.any() and out[deep].min() > 0.99  # well inside: the generator's own pixels
+    ramp = ((weight > 0) & (weight < 1)).expand_as(out)
+    expected = (weight * 1.0 + (1 - weight) * context).expand_as(out)
+    assert torch.allclose(out[ramp], expected[ramp], atol=0.02)  # the ramp mixes the two
+
+
+def test_feather_rises_from_the_mask_edge_to_one_inside() -> None:
+    mask = torch.zeros(1, 1, 48, 48, dtype=torch.bool)
+    mask[..., 8:40, 8:40] = True
+    weight = feather_inside(mask, 8)[0, 0]
+    assert weight[~mask[0, 0]].max() == 0 and weight[24, 24] == 1
+    row = weight[24, 8:20]
+    assert bool((row[1:] >= row[:-1]).all()) and row[0] < 0.3 and row[-1] == 1
+
+
+def test_neural_texture_is_read_on_the_face_only() -> None:
+    texture = NeuralTexture(channels=2, size=8)
+    with torch.no_grad():
+        texture.texture.copy_(torch.arange(2 * 8 * 8, dtype=torch.float32).view(1, 2, 8, 8))
+    coords = torch.full((1, 2, 4, 4), -1.0)  # BACKGROUND: no face
+    coords[..., :2, :2] = 0.5
+    out = texture(coords)
+    assert out.shape == (1, 2, 4, 4)
+    assert (out[..., 2:, :] == 0).all() and (out[..., :2, :2] > 0).all()
+    assert len(list(texture.parameters())) == 1 and texture.texture.requires_grad
 
 
 @pytest.mark.parametrize(
@@ -109,7 +156,7 @@ def test_presets_by_name() -> None:
 
 def test_preset_conditioning_layout_is_kept_consistent() -> None:
     preset = get_preset("tiny").with_conditioning(window=2, channels=5)
-    assert preset.generator.in_channels == 10
+    assert preset.generator.in_channels == 10 + CONTEXT_CHANNELS  # the stack, then the context and its mask
     assert preset.discriminator.cond_channels == 10
     assert preset.temporal.per_frame.cond_channels == 5
     with pytest.raises(ValueError, match="with_conditioning"):
