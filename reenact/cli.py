@@ -351,8 +351,9 @@ def _eval_line(summary: dict[str, dict[str, float]]) -> str:
     """One line per method: PSNR/SSIM where there is ground truth, landmark error and flicker always."""
     lines = []
     for method, scores in summary.items():
-        parts = [f"{key} {scores[key]:.3g}" for key in ("psnr", "ssim", "psnr_face", "landmark_error", "pose_error",
-                                                         "flicker") if scores.get(key) is not None]
+        keys = ("psnr", "ssim", "psnr_face", "psnr_edit", "psnr_eyes", "psnr_mouth", "sharpness", "landmark_error",
+                "pose_error", "flicker")
+        parts = [f"{key} {scores[key]:.3g}" for key in keys if scores.get(key) is not None]
         lines.append(f"{method}: " + ", ".join(parts))
     return "\n".join(lines)
 

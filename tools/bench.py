@@ -3,6 +3,7 @@
     python tools/bench.py                       # every section
     python tools/bench.py --only tracking --json bench.json
     python tools/bench.py --only pipeline --model models/franck_cpu
+    python tools/bench.py --only training       # cost of each ablation row of the README
 
 Timings are medians over repeated runs after a warm-up, measured in one run of
 this script so ratios between rows are comparable. Clips come from
@@ -221,11 +222,59 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     return rows
 
 
+ABLATIONS: dict[str, dict[str, object]] = {
+    "main before issue 12 (no context, no texture, no detail band)": {"context": False, "texture_channels": 0,
+                                                                       "detail_gain": 0.0},
+    "+ detail band": {"context": False, "texture_channels": 0},
+    "+ context": {"texture_channels": 0},
+    "+ neural texture (the cpu preset now)": {},
+}
+"""The README's ablation rows, as `train_preset` overrides of the cpu preset."""
+
+
+def bench_training() -> list[Row]:
+    """ms per training step (L1-only and adversarial phases) and generator ms per frame (ONNX Runtime, batch 1)
+    of each ablation row, cpu preset at 256, batch 6, random data: what each change costs per CPU-minute."""
+    import torch
+
+    from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
+    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.benchmark import benchmark_backend, write_generator_folder
+    from reenact.runtime.selection import open_backend
+    from reenact.train.config import network_for, train_preset
+    from reenact.train.dataset import Batch
+    from reenact.train.trainer import Trainer
+
+    rows: list[Row] = []
+    g = torch.Generator().manual_seed(0)
+    b, s = 6, 256
+    sub = torch.zeros(b, 1, s, s, dtype=torch.uint8)
+    sub[..., 64:192, 64:192] = torch.randint(1, 6, (b, 1, 128, 128), generator=g, dtype=torch.uint8)
+    batch = Batch(torch.rand(b, 25, s, s, generator=g) * 2 - 1, torch.rand(b, 3, s, s, generator=g) * 2 - 1,
+                  sub > 0, sub > 2, sub, torch.arange(b))
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, overrides in ABLATIONS.items():
+            config = train_preset("cpu", adv_start=3, **overrides)
+            trainer = Trainer(network_for(config, ConditioningConfig().window, N_CHANNELS), config, torch.device("cpu"))
+            times = []
+            for _ in range(6):
+                start = time.perf_counter()
+                trainer.train_step(batch)
+                times.append(time.perf_counter() - start)
+            folder = write_generator_folder(Path(tmp) / str(len(rows)), trainer.ema, "cpu", s)
+            backend = open_backend(folder, BackendConfig(backend="onnxruntime", threads=2)).backend
+            rows.append({"change": label, "L1 step ms": 1e3 * min(times[1:3]), "adversarial step ms": 1e3 * min(times[4:]),
+                         "generator ms (ORT, 2 threads)": benchmark_backend(backend, 1, runs=20).ms_per_frame})
+            backend.close()
+    return rows
+
+
 SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "tracking": bench_tracking,
     "conditioning": bench_conditioning,
     "backends": bench_backends,
     "pipeline": bench_pipeline,
+    "training": bench_training,
 }
 NEEDS_MODEL = {"pipeline"}
 """Sections that take --model."""

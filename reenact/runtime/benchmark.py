@@ -17,7 +17,7 @@ import torch
 from reenact import __version__
 from reenact.model_folder import ModelFolder, ModelInfo
 from reenact.nn.export import export_generator
-from reenact.nn.generator import Generator, build_generator
+from reenact.nn.generator import CONTEXT_CHANNELS, Generator, build_generator
 from reenact.nn.presets import get_preset
 from reenact.render.crop import CropConfig
 from reenact.runtime.backend import Backend
@@ -30,10 +30,11 @@ def write_generator_folder(path: str | os.PathLike, generator: Generator, preset
     folder = ModelFolder(Path(path))
     folder.path.mkdir(parents=True, exist_ok=True)
     network = get_preset(preset)
-    if generator.config.in_channels != network.window * network.channels:
+    stack = network.window * network.channels
+    if generator.config.in_channels != stack + CONTEXT_CHANNELS * generator.config.context:
         raise ValueError(
             f"generator takes {generator.config.in_channels} channels, preset {preset!r} stacks "
-            f"{network.window} x {network.channels}"
+            f"{network.window} x {network.channels}" + (f" (+ {CONTEXT_CHANNELS} of context)" if generator.config.context else "")
         )
     torch.save(generator.state_dict(), folder.weights_path)
     export_generator(generator, folder.onnx_path, size, preset)
@@ -41,7 +42,7 @@ def write_generator_folder(path: str | os.PathLike, generator: Generator, preset
         ModelInfo(
             preset=preset, size=size, window=network.window, channels=network.channels,
             crop_margin=CropConfig().margin, generator=generator.config, data_hash="none (random weights)",
-            source="", fps=25.0, frames=0, validation=(0, 0), reenact_version=__version__,
+            source="", fps=25.0, frames=0, validation=(0, 0), reenact_version=__version__, mouth_opening=True,
         )
     )
     return folder
