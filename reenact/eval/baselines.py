@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from reenact.errors import InputError
-from reenact.nn.generator import feather_inside
+from reenact.nn.generator import context_weight
 from reenact.params import FaceModel, FaceParams, place
 from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import iris_centres
@@ -133,6 +133,6 @@ def warp_face(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.n
 
 def over_context(image: np.ndarray, context: np.ndarray, mask: torch.Tensor, feather: int) -> np.ndarray:
     """uint8 S x S x 3: `image` inside the bool edit `mask`, `context` outside, mixed over the ramp a context
-    generator uses (`reenact.nn.generator.feather_inside`): a baseline re-rendering only what the model does."""
-    weight = feather_inside(mask[None, None].cpu(), feather)[0, 0].numpy()[..., None]
+    generator uses (`reenact.nn.generator.context_weight`): a baseline re-rendering only what the model does."""
+    weight = context_weight(mask[None, None].cpu(), feather)[0, 0].numpy()[..., None]
     return (weight * image + (1 - weight) * context).round().astype(np.uint8)

@@ -13,8 +13,8 @@ Two options make it a re-renderer rather than a painter of whole crops:
 - **context** (`GeneratorConfig.context`): the input's last four channels are
   the target frame's own crop with the edit mask blanked (RGB) and the mask
   (+1 inside, -1 outside; `reenact.render.edit_mask`). The output is the
-  generated image inside the mask, over a ramp `context_feather` px wide inside
-  its edge, and the context itself outside it: pixels that are not edited are
+  generated image inside the mask, mixed with the context over a ramp
+  `context_feather` px wide just outside its edge, and the context beyond it: pixels that are not edited are
   copied, not redrawn, and every backend returns the finished crop.
 - **a neural texture** (`texture_channels`, after Thies et al., *Deferred
   Neural Rendering*, 2019): a learned feature image in the canonical face's
@@ -85,7 +85,7 @@ class GeneratorConfig:
     """The input ends with the masked target crop (3) and the edit mask (1), and the output is composited
     over that crop outside the mask (see the module docstring)."""
     context_feather: int = 8
-    """Width in pixels of the ramp inside the edit mask's edge where generated and context pixels mix."""
+    """Width in pixels of the ramp just outside the edit mask where generated and context pixels mix."""
     texture_channels: int = 0
     """Feature channels of the neural texture (0: none)."""
     texture_size: int = 256
@@ -227,12 +227,14 @@ class NeuralTexture(nn.Module):
         return features * (coordinates[:, :1] > FACE_PRESENT).to(features.dtype)
 
 
-def feather_inside(mask: Tensor, width: int) -> Tensor:
-    """float B x 1 x S x S: 0 outside the bool mask, rising linearly to 1 over about `width` px inside its edge
-    (erode by half the width, then a box blur of the same half-width; max and average pooling export anywhere)."""
+def context_weight(mask: Tensor, width: int) -> Tensor:
+    """float B x 1 x S x S: how much of the generated image a context generator's output takes. 1 on the bool
+    edit mask, falling linearly to 0 over about `width` px outside it, where the context is the real frame
+    (grow by half the width, then a box blur of the same half-width; max and average pooling export anywhere).
+    Outside the mask, not inside it: inside, the context is blanked, and a ramp there would mix in its grey."""
     r = width // 2
-    inside = 1 - F.max_pool2d(1 - mask.to(torch.float32), 2 * r + 1, 1, r)
-    return F.avg_pool2d(inside, 2 * r + 1, 1, r, count_include_pad=False)
+    grown = F.max_pool2d(mask.to(torch.float32), 2 * r + 1, 1, r)
+    return F.avg_pool2d(grown, 2 * r + 1, 1, r, count_include_pad=False)
 
 
 class Generator(nn.Module):
@@ -283,7 +285,7 @@ class Generator(nn.Module):
         if not self.config.context:
             return image
         context, mask = conditioning[:, -CONTEXT_CHANNELS:-1], conditioning[:, -1:] > 0
-        weight = feather_inside(mask, self.config.context_feather)
+        weight = context_weight(mask, self.config.context_feather)
         return weight * image + (1 - weight) * context
 
 

@@ -106,9 +106,10 @@ class Generate:
         return list(crops.transpose(0, 2, 3, 1))
 
 
-CONTEXT_PASTE = BlendConfig(mask="face", grow=4.0, feather=4.0, match_color=False)
-"""Paste-back of a context model's crop: its edit mask, with a 4 px ramp just outside it (there the crop holds
-the frame's own pixels, resampled), and no colour correction (the crop's context is the frame itself)."""
+CONTEXT_PASTE = BlendConfig(mask="face", grow=24.0, feather=4.0, match_color=False)
+"""Paste-back of a context model's crop: its edit mask grown by 24 px, past the generator's own ramp outside
+the mask (`GeneratorConfig.context_feather`, at most 16 px), with a 4 px feather; beyond the ramp the crop holds
+the frame's own pixels, resampled, and no colour correction is needed (the crop's context is the frame itself)."""
 
 
 class Composite:

@@ -12,7 +12,7 @@ from reenact.nn.generator import (
     GeneratorConfig,
     NeuralTexture,
     build_generator,
-    feather_inside,
+    context_weight,
     generator_gflops,
     random_input,
 )
@@ -52,23 +52,23 @@ def test_context_generator_copies_the_context_outside_the_edit_mask() -> None:
         model.head.bias.fill_(50.0)  # the generated image is ~1 everywhere
         out = model(x)
     context, inside = x[:, -4:-1], x[:, -1:] > 0
-    weight = feather_inside(inside, model.config.context_feather)
-    outside = (~inside).expand_as(out)
-    assert torch.equal(out[outside], context[outside])  # not edited: copied exactly
-    deep = (weight == 1).expand_as(out)
-    assert deep.any() and out[deep].min() > 0.99  # well inside: the generator's own pixels
+    weight = context_weight(inside, model.config.context_feather)
+    beyond = (weight == 0).expand_as(out)
+    assert beyond.any() and torch.equal(out[beyond], context[beyond])  # not edited: copied exactly
+    edited = inside.expand_as(out)
+    assert out[edited].min() > 0.99  # the whole mask is the generator's own (no blanked grey mixed in)
     ramp = ((weight > 0) & (weight < 1)).expand_as(out)
     expected = (weight * 1.0 + (1 - weight) * context).expand_as(out)
-    assert torch.allclose(out[ramp], expected[ramp], atol=0.02)  # the ramp mixes the two
+    assert ramp.any() and torch.allclose(out[ramp], expected[ramp], atol=0.02)  # the ramp mixes the two
 
 
-def test_feather_rises_from_the_mask_edge_to_one_inside() -> None:
+def test_context_weight_is_one_on_the_mask_and_falls_to_zero_outside() -> None:
     mask = torch.zeros(1, 1, 48, 48, dtype=torch.bool)
-    mask[..., 8:40, 8:40] = True
-    weight = feather_inside(mask, 8)[0, 0]
-    assert weight[~mask[0, 0]].max() == 0 and weight[24, 24] == 1
-    row = weight[24, 8:20]
-    assert bool((row[1:] >= row[:-1]).all()) and row[0] < 0.3 and row[-1] == 1
+    mask[..., 16:32, 16:32] = True
+    weight = context_weight(mask, 8)[0, 0]
+    assert (weight[mask[0, 0]] == 1).all()
+    row = weight[24, 4:17]  # from 12 px outside the mask to its edge
+    assert bool((row[1:] >= row[:-1]).all()) and row[0] == 0 and 0 < row[8] < 1
 
 
 def test_neural_texture_is_read_on_the_face_only() -> None:
