@@ -329,8 +329,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if generate.backend.name != "torch":
         torch.set_num_threads(1)  # only the rasteriser uses torch then; one thread is fastest for its small ops
 
-    def render(frame):
-        return generate([frame])[0]
+    def render(frame, target):
+        return generate([frame], [target])[0]
 
     args.output.mkdir(parents=True, exist_ok=True)
     video = args.output / VIDEO
