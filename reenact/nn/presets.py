@@ -14,9 +14,9 @@ through `reenact.runtime`):
 
 | preset | params | GFLOPs | ONNX Runtime, 2 threads | eager torch, 2 threads |
 | --- | --- | --- | --- | --- |
-| tiny | 0.14 M | 0.055 at 64 px | - | - |
-| cpu | 8.6 M | 5.17 at 256 px | 21.8 ms at 256 px | 22.1 ms at 256 px (channels-last) |
-| gpu | 62 M | 110 at 256 px, 438 at 512 px | (GPU preset) | (GPU preset) |
+| tiny | 0.16 M | 0.061 at 64 px | - | - |
+| cpu | 9.1 M | 5.48 at 256 px | see `python tools/bench.py --only training` | - |
+| gpu | 66 M | 111 at 256 px, 444 at 512 px | (GPU preset) | (GPU preset) |
 
 The cpu preset starts with a stride-2 stem (no wide layer at full resolution;
 the raw conditioning rejoins at the one narrow full-resolution layer) and keeps
