@@ -184,6 +184,12 @@ def _train(
         say(f"--resume: {output} holds no checkpoint yet (its run stopped before the first); starting from step 0")
     resume = continues
     main, device = processes.is_main, processes.device
+    checkpoint_path = output / CHECKPOINT
+    if resume:  # read (and refused, if it must be) before any tracking or caching
+        state = load_checkpoint(checkpoint_path, device)
+        if state["run"]["data_hash"] != data_hash or state["run"]["config"]["preset"] != config.preset \
+                or state["run"]["config"]["size"] != config.size:
+            raise InputError(f"--resume: {checkpoint_path} is a run on other data or another preset/size; use --force")
 
     track = obtain_track(output, clip, data_hash, track_path, main)
     n = track.n_frames
@@ -202,12 +208,7 @@ def _train(
     k = trainer.frames_per_run
     sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed + processes.rank)
     run = {"config": config.to_dict(), "data_hash": data_hash}
-    checkpoint_path = output / CHECKPOINT
     if resume:
-        state = load_checkpoint(checkpoint_path, device)
-        if state["run"]["data_hash"] != data_hash or state["run"]["config"]["preset"] != config.preset \
-                or state["run"]["config"]["size"] != config.size:
-            raise InputError(f"--resume: {checkpoint_path} is a run on other data or another preset/size; use --force")
         trainer.load_state_dict(state["trainer"])
         sampler.generator.set_state(state["sampler"])
         say(f"resuming at step {trainer.step} of {config.steps}")
