@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from reenact import __version__
-from reenact.errors import ReenactError
+from reenact.errors import InputError, OutputError, ReenactError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -38,8 +38,6 @@ def _same_file(a: Path, b: Path) -> bool:
 def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None], folders: tuple[str, ...] = ()) -> None:
     """Refuse, before any work, an output that is one of the inputs (or another output), or that cannot be
     written: its folder is a file or not writable. `folders` names the outputs that are folders."""
-    from reenact.errors import InputError, OutputError
-
     existing = [(role, path) for role, path in inputs.items() if path is not None and path.exists()]
     given = [(role, path) for role, path in outputs.items() if path is not None]
     for index, (role, path) in enumerate(given):

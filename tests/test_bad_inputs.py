@@ -16,9 +16,11 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import resource
 import shutil
 import signal
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -540,27 +542,83 @@ def test_eye_edit_of_a_shot_that_never_blinks_learns_from_the_model(capsys, rand
     assert np.allclose(edited.openness[:, 1], 0) and not np.allclose(edited.expression, shot_track.params.expression)
 
 
+@pytest.fixture()
+def sink_writes(monkeypatch) -> list[float]:
+    """The capture time of every frame the live file sink is given (so a fault can wait for a recording)."""
+    from reenact.pipeline.sinks import FileSink
+
+    written: list[float] = []
+    write = FileSink.write
+
+    def counted(self, rgb, captured):
+        written.append(captured)
+        write(self, rgb, captured)
+
+    monkeypatch.setattr(FileSink, "write", counted)
+    return written
+
+
 def test_camera_lost_mid_run_ends_with_one_line_and_a_labelled_recording(capsys, random_model, data, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, sink_writes):
     read = FileCamera.read
-    count = [0]
 
     def failing(self):
-        count[0] += 1
-        if count[0] > 30:
-            raise OSError(5, "Input/output error")  # the device went away
+        if len(sink_writes) >= 10:  # once something is recorded (however loaded the machine), the device goes
+            raise OSError(5, "Input/output error")
         return read(self)
 
     monkeypatch.setattr(FileCamera, "read", failing)
     recording = tmp_path / "lost.mp4"
-    code, _, err = cli(capsys, "live", "--model", random_model.path, "--camera", data / CLIP, "--sink", recording)
+    code, _, err = cli(capsys, "live", "--model", random_model.path, "--camera", data / CLIP, "--loop",
+                       "--sink", recording)
     lines = error_lines(err)
     assert code == EXIT_USER_ERROR and "Traceback" not in err
-    assert [line for line in lines if "error" in line] == lines[-1:] and "camera failed after 30 frames" in lines[-1]
+    assert [line for line in lines if "error" in line] == lines[-1:], err
+    assert re.search(r"the camera failed after \d+ frames \(OSError: .*Input/output error\)", lines[-1]), lines[-1]
     assert "recorded until then are in" in lines[-1]
-    assert len(list(VideoReader(recording))) > 10
+    assert len(list(VideoReader(recording))) >= 10
     assert json.loads(read_metadata(recording)[METADATA_KEY])["synthetic"] is True
     assert [p.name for p in tmp_path.iterdir()] == ["lost.mp4"]  # finished, no partial file
+
+
+def test_unplugged_webcam_ends_the_run_with_one_line_and_a_labelled_recording(capsys, random_model, data, tmp_path,
+                                                                            monkeypatch, sink_writes):
+    frames = frames_of(data / CLIP, 40)
+
+    class Unplugged:
+        """A webcam at 25 fps that delivers nothing once 10 frames are recorded (as OpenCV reports an unplugged
+        camera: every read fails)."""
+
+        def __init__(self, index: int) -> None:
+            self.reads = 0
+
+        def isOpened(self) -> bool:
+            return True
+
+        def read(self):
+            self.reads += 1
+            if len(sink_writes) >= 10 and self.reads > 1:
+                return False, None
+            time.sleep(0.04)
+            return True, cv2.cvtColor(frames[self.reads % len(frames)], cv2.COLOR_RGB2BGR)
+
+        def set(self, *args) -> bool:
+            return True
+
+        def get(self, prop) -> float:
+            return 25.0
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Unplugged)
+    recording = tmp_path / "unplugged.mp4"
+    code, _, err = cli(capsys, "live", "--model", random_model.path, "--camera", "0", "--sink", recording)
+    lines = [line for line in error_lines(err) if "error" in line]
+    assert code == EXIT_USER_ERROR and "Traceback" not in err and len(lines) == 1, err
+    assert "camera 0 stopped delivering frames" in lines[0] and "recorded until then" in lines[0]
+    assert len(list(VideoReader(recording))) >= 10
+    assert json.loads(read_metadata(recording)[METADATA_KEY])["camera"] == "webcam 0"
 
 
 def test_a_stage_failing_now_and_then_drops_those_frames_and_counts_them(capsys, random_model, data, tmp_path,
