@@ -104,7 +104,8 @@ def main() -> int:
                       f"{row['p99']:>7.0f} {row['shown']:>6.0f} {row['captured']:>8.0f}", flush=True)
 
         config = LiveConfig(camera=camera, sink=Path(tmp) / "soak.mp4", loop_camera=True,
-                            max_seconds=60 * args.minutes + 0.5, report_every=args.minute,
+                            # half a period more, so the last period's row comes however late the loop runs
+                            max_seconds=60 * args.minutes + args.minute / 2, report_every=args.minute,
                             stage_delay={args.slow_stage: args.delay})
         began = time.perf_counter()
         summary = run_live(folder, config, backend, say=say)
