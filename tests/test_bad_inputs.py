@@ -319,9 +319,12 @@ def test_still_photo_source_holds_its_expression_over_the_whole_clip(bad, capsys
 
 def test_still_photo_as_camera_holds(bad, capsys, random_model, tmp_path):
     code, stdout, err = cli(capsys, "live", "--model", random_model.path, "--camera", bad["still"],
-                            "--sink", tmp_path / "still_live.mp4", "--seconds", "1.5")
+                            "--sink", tmp_path / "still_live.mp4", "--seconds", "2")
     assert code == 0, err
-    assert "still image" in err and len(list(VideoReader(tmp_path / "still_live.mp4"))) > 20
+    assert "still image" in err
+    captured = int(re.search(r"(\d+) of (\d+) frames shown", stdout).group(2))
+    assert captured >= 10  # the photo is a camera that keeps showing it, not a one-frame clip that ends the run
+    assert len(list(VideoReader(tmp_path / "still_live.mp4"))) >= 1
 
 
 def test_still_photo_cannot_train(bad, capsys, tmp_path):
@@ -628,7 +631,7 @@ def test_a_stage_failing_now_and_then_drops_those_frames_and_counts_them(capsys,
 
     def flaky(self, frames):
         calls[0] += 1
-        if calls[0] % 5 == 0:
+        if calls[0] % 2 == 1:  # every other frame (the first included: a loaded machine may generate few)
             raise RuntimeError("simulated hiccup")
         return generate(self, frames)
 
@@ -638,7 +641,7 @@ def test_a_stage_failing_now_and_then_drops_those_frames_and_counts_them(capsys,
     assert code == 0, err
     assert sum("simulated hiccup" in line for line in err.splitlines()) == 1
     failed = int(stdout.split(" failed")[0].rsplit(", ", 1)[1])
-    assert failed == calls[0] // 5 and failed > 0
+    assert failed == (calls[0] + 1) // 2 and failed > 0
 
 
 def test_labels_record_input_names_and_hashes_not_local_paths(capsys, bad, random_model, tmp_path):
