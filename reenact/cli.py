@@ -7,22 +7,64 @@ Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
 from pathlib import Path
 
 from reenact import __version__
-from reenact.errors import ReenactError
+from reenact.errors import InputError, OutputError, ReenactError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+"""OSError numbers of a write the machine refused (disk full, read-only, not permitted): one line, exit 2."""
 
 
 def _progress_bar(total: int | None, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total or None, desc=desc, unit="frame", dynamic_ncols=True, leave=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links, relative parts and hard links)."""
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None], folders: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, an output that is one of the inputs (or another output), or that cannot be
+    written: its folder is a file or not writable. `folders` names the outputs that are folders."""
+    existing = [(role, path) for role, path in inputs.items() if path is not None and path.exists()]
+    given = [(role, path) for role, path in outputs.items() if path is not None]
+    for index, (role, path) in enumerate(given):
+        for other, input_path in existing + given[:index]:
+            if _same_file(path, input_path):
+                kind = "an output too" if (other, input_path) in given else "an input"
+                raise InputError(f"{role} {path} is the {other}, {kind}: writing it would destroy that; "
+                                 "choose another output path")
+        if role in folders and path.exists() and not path.is_dir():
+            raise OutputError(f"{role} {path} is a file; it must be a folder (or a new name)")
+        if role not in folders and path.is_dir():
+            raise OutputError(f"{role} {path} is a folder; give a file name")
+        parent = path if role in folders else path.parent
+        parent = parent.absolute()
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"cannot write {role} {path}: {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write {role} {path}: the folder {parent} is not writable")
+
+
+def _model_files(folder) -> dict[str, Path]:
+    """The files of a model folder, as inputs no output may overwrite."""
+    from reenact.model_folder import CHECKPOINT, MODEL_JSON, RENDER_FILES
+
+    return {f"model's {name}": folder.path / name for name in (MODEL_JSON, *RENDER_FILES, CHECKPOINT)}
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -40,6 +82,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         landmarks=LandmarkConfig(face=args.face, max_faces=max(args.max_faces, args.face + 1)),
         smooth=not args.no_smooth,
     )
+    _check_outputs({"-o": args.output, "--preview": args.preview}, {"video": args.video})
     reader = VideoReader(args.video)
     start = time.perf_counter()
     with _progress_bar(reader.n_frames, "tracking") as bar:
@@ -111,8 +154,12 @@ def _edits(args: argparse.Namespace) -> list:
         raise ReenactError(str(e)) from None
 
 
-def _output_params(target, source, args: argparse.Namespace):
-    """Recombined (when a source is given) and edited parameters for the target's frames."""
+def _output_params(target, source, args: argparse.Namespace, motion=None):
+    """Recombined (when a source is given) and edited parameters for the target's frames.
+
+    `motion`: the track the edits learn the person's lid and smile motion from (a model's own training
+    track: a short shot of the target may never blink); default the target's.
+    """
     from reenact.edits import Editor
     from reenact.recombine import recombine
 
@@ -120,7 +167,7 @@ def _output_params(target, source, args: argparse.Namespace):
     edits = _edits(args)
     if edits:
         try:
-            params = Editor(target).apply(params, edits)
+            params = Editor(motion or target).apply(params, edits)
         except ValueError as e:
             raise ReenactError(str(e)) from None
     return params
@@ -146,6 +193,10 @@ def cmd_condition(args: argparse.Namespace) -> int:
 
     target = _load_track(args.target, "target")
     source = _load_track(args.source, "source") if args.source else None
+    target_video = _video_for(target, args.target_video, "target")
+    source_video = _video_for(source, args.source_video, "source") if source else None
+    _check_outputs({"-o": args.output}, {"target track": args.target, "source track": args.source,
+                                         "target video": target_video, "source video": source_video})
     params = _output_params(target, source, args)
     n = len(params) if args.frames is None else min(args.frames, len(params))
     try:
@@ -154,10 +205,9 @@ def cmd_condition(args: argparse.Namespace) -> int:
         raise ReenactError(str(e)) from None
     frames = condition_clip(params[:n], target.model, target.fps, (target.width, target.height),
                             target.cuts[target.cuts < n], config)
-    target_frames = iter(VideoReader(_video_for(target, args.target_video, "target")))
-    source_frames = (itertools.cycle(VideoReader(_video_for(source, args.source_video, "source")))
-                     if source and args.loop_source else
-                     iter(VideoReader(_video_for(source, args.source_video, "source"))) if source else None)
+    target_frames = iter(VideoReader(target_video))
+    source_frames = (itertools.cycle(VideoReader(source_video)) if source and args.loop_source else
+                     iter(VideoReader(source_video)) if source else None)
     labels = (["source"] if source else []) + ["target + crop", "correspondence", "shading", "eyes"]
     blank = np.zeros((args.size, args.size, 3), np.uint8)
     writer = None
@@ -202,8 +252,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ReenactError(str(e)) from None
         print(json.dumps({"train": config.to_dict(), "network": network.name}, indent=2, default=str))
         return 0
+    from reenact.model_folder import CHECKPOINT, GENERATOR_ONNX, GENERATOR_WEIGHTS, MODEL_JSON, TRACK
     from reenact.train.run import train_target
 
+    written = {f"-o {args.output}'s {name}": args.output / name
+               for name in (MODEL_JSON, GENERATOR_WEIGHTS, GENERATOR_ONNX, TRACK, CHECKPOINT, "log.csv")}
+    _check_outputs({"-o": args.output, **written}, {"target clip": args.target, "--track": args.track},
+                   folders=("-o",))
     result = train_target(
         args.target, args.output, config, track_path=args.track, resume=args.resume, force=args.force,
         device=args.device, time_limit=None if args.minutes is None else 60 * args.minutes,
@@ -258,7 +313,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import itertools
 
     from reenact.model_folder import open_model
-    from reenact.pipeline.label import synthetic_metadata
+    from reenact.pipeline.label import provenance, synthetic_metadata
     from reenact.pipeline.offline import OfflineConfig, rerender_clip
     from reenact.pipeline.stages import Composite, Conditioner, Generate
     from reenact.pipeline.video_io import VideoReader
@@ -267,18 +322,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     folder = open_model(args.model)
     source_path = getattr(args, "source", None)
-    for clip in (args.target, source_path):
-        if clip is not None:
-            VideoReader(clip)  # check every input before the long work starts
+    _check_outputs({"-o": args.output, "--review": args.review},
+                   {"target": args.target, "source": source_path, **_model_files(folder)})
+    readers = {clip: VideoReader(clip) for clip in (args.target, source_path) if clip is not None}  # checked up front
+    still = source_path is not None and readers[source_path].is_still
+    if still:  # one photo: its expression, fitted in the target's face model, held over the whole clip
+        args.loop_source, args.absolute = True, True
+        print(f"{source_path.name} is a still image: its expression and head pose are held over the whole clip",
+              file=sys.stderr)
+    model_track = folder.load_track()
     target = _target_track(folder, args.target)
-    source = _track_clip(source_path) if source_path else None
-    params = _output_params(target, source, args)
+    source = (_track_clip(source_path, "tracking source photo", model=target.model) if still else
+              _track_clip(source_path) if source_path else None)
+    params = _output_params(target, source, args, motion=model_track)
     if not params.valid.any():
         raise ReenactError(f"no frame of {args.target} shows a face; nothing to re-render")
     backend = _open_backend(args, folder)
-    reader = VideoReader(args.target)
+    reader = readers[args.target]
     metadata = synthetic_metadata(folder.model_hash(), folder.path.name, extra={
-        "command": args.command, "target": str(args.target), "source": str(source_path or "")})
+        "command": args.command, **provenance("target", args.target), **provenance("source", source_path)})
     source_frames = None
     if source_path and args.review:
         source_frames = itertools.cycle(VideoReader(source_path)) if args.loop_source else iter(VideoReader(source_path))
@@ -320,6 +382,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from reenact.pipeline.video_io import VideoReader
 
     folder = open_model(args.model)
+    reports = {f"-o {args.output}'s {name}": args.output / name
+               for name in ("metrics.json", "report.md", "metrics.png", VIDEO)}
+    _check_outputs({"-o": args.output, **reports}, {"target": args.target, "source": args.source,
+                                                    "training clip": args.clip, **_model_files(folder)},
+                   folders=("-o",))
     for clip in (args.target, args.source, args.clip):
         if clip is not None:
             VideoReader(clip)  # check every input before the long work starts
@@ -368,6 +435,11 @@ def cmd_live(args: argparse.Namespace) -> int:
     folder = open_model(args.model)
     camera = int(args.camera) if args.camera.isdigit() else Path(args.camera)
     sink = args.sink if args.sink in ("window", "virtualcam") else Path(args.sink)
+    if isinstance(sink, Path):
+        training_clip = Path(folder.info().source) if folder.info().source else None
+        _check_outputs({"--sink": sink}, {"camera": camera if isinstance(camera, Path) else None,
+                                          "background": args.background, "training clip": training_clip,
+                                          **_model_files(folder)})
     try:
         config = LiveConfig(
             camera=camera, sink=sink, background=args.background, recombine=_recombine_config(args),
@@ -396,9 +468,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from reenact.train.config import train_preset
     from reenact.train.run import train_target
 
+    out: Path = args.output
+    _check_outputs({"-o": out, f"-o {out}'s result.mp4": out / "result.mp4",
+                    f"-o {out}'s side_by_side.mp4": out / "side_by_side.mp4"},
+                   {"target": args.target, "source": args.source}, folders=("-o",))
     for clip in (args.target, args.source):
         VideoReader(clip)
-    out: Path = args.output
     model = out / "model"
     info_path = model / MODEL_JSON
     reuse = info_path.is_file() and not args.retrain
@@ -726,7 +801,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except ReenactError as e:
-        print(f"reenact {args.command}: error: {e}", file=sys.stderr)
+        print(f"reenact {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        # A write that failed where no writer of ours could say more (the folder checks ran before any work).
+        print(f"reenact {args.command}: error: cannot write {e.filename or 'an output'}: {e.strerror}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"reenact {args.command}: interrupted", file=sys.stderr)

@@ -23,3 +23,7 @@ class FormatError(ReenactError):
 
 class BackendUnavailableError(ReenactError):
     """An inference backend cannot run here (package, provider or GPU missing); the message names the fix."""
+
+
+class OutputError(ReenactError):
+    """An output cannot be written (folder missing or not writable, disk full); existing files are kept."""

@@ -11,6 +11,12 @@
 The renderers need only model.json, a generator file and track.npz: the
 target's face model drives recombination and conditioning, and its clip is the
 live background.
+
+model.json records the sha256 of each model file, written with it; every file is
+checked against it before it is loaded, so a damaged file is named with its fix
+rather than failing deep inside a loader (or, for a file the chosen backend
+does not read, not at all). Torch files are loaded with weights_only=True: one
+that holds pickled code is refused, never run.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import pickle
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from reenact.errors import FormatError, InputError
+from reenact.errors import FormatError, InputError, OutputError
 from reenact.nn.generator import GeneratorConfig
 from reenact.render.conditioning import ConditioningConfig
 from reenact.render.crop import CropConfig
@@ -69,6 +77,9 @@ class ModelInfo:
     """reenact version that trained it."""
     mouth_opening: bool = False
     """Its conditioning draws the mouth opening in the openings channel (models trained before that read False)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """sha256 of each model file by name (generator.pt, generator.onnx, track.npz), checked before loading.
+    Empty in a model.json from before they were recorded: its files load unchecked."""
     format_version: int = FORMAT_VERSION
     """model.json layout version."""
 
@@ -108,10 +119,42 @@ def file_hash(path: str | os.PathLike, length: int = 16) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary name beside `path`, then rename it into place."""
+    """Write `data` to a temporary name beside `path`, then rename it into place; OutputError (the old file
+    kept, no temporary left) when it cannot be written."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+FIXES = {
+    "generator.onnx": "re-export it with `reenact export {folder} --format onnx`",
+    "generator.pt": "retrain the model (reenact train ... -o {folder} --force), or restore the folder from a copy",
+    "track.npz": "retrain the model (reenact train ... -o {folder} --force), or restore the folder from a copy",
+    "checkpoint.pt": "start the run over with --force",
+}
+"""What to do about each model file that is damaged, by name."""
+
+
+def load_torch_file(path: Path, device: str = "cpu", fix: str = "") -> object:
+    """torch.load with weights_only=True, every failure one FormatError: a file holding pickled code is
+    refused and not loaded (it never advises weights_only=False), a damaged one says so with `fix`."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr before refusing
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e):
+            raise FormatError(f"{path} holds pickled code, not plain weights; it was not loaded. "
+                              f"Use only files reenact wrote: {fix}") from None
+        raise FormatError(f"{path} is damaged ({e}); {fix}") from None
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise FormatError(f"{path} is damaged or not a torch file ({type(e).__name__}: {e}); {fix}") from None
 
 
 @dataclass(frozen=True)
@@ -146,15 +189,34 @@ class ModelFolder:
     def write_info(self, info: ModelInfo) -> None:
         write_atomic(self.info_path, info.to_json().encode())
 
+    def fix(self, name: str) -> str:
+        """What to do when the model file `name` is missing or damaged."""
+        return FIXES.get(name, "retrain the model").format(folder=self.path)
+
+    def record_files(self, info: ModelInfo, names: tuple[str, ...]) -> ModelInfo:
+        """`info` with the sha256 of the files `names` (re)recorded, as they are now on disk."""
+        return replace(info, files={**info.files, **{name: file_hash(self.path / name, 64) for name in names}})
+
+    def verified(self, name: str) -> Path:
+        """The path of model file `name`, checked present and, where model.json records its sha256, intact."""
+        path = self.path / name
+        if not path.is_file():
+            raise InputError(f"{self.path} has no {name}: {self.fix(name)} (the model is incomplete)")
+        recorded = self.info().files.get(name)
+        if recorded is not None and file_hash(path, 64) != recorded:
+            raise FormatError(f"{path} is damaged (its sha256 differs from the one model.json recorded); "
+                              f"{self.fix(name)}")
+        return path
+
     def model_hash(self) -> str:
         """Identity of the exported generator (sha256 of generator.onnx): keys engine caches, labels outputs."""
         return file_hash(self.onnx_path)
 
     def load_track(self):
-        """The target's `Track` (face model and per-frame parameters)."""
+        """The target's `Track` (face model and per-frame parameters), checked intact first."""
         from reenact.params import Track
 
-        return Track.load(self.track_path)
+        return Track.load(self.verified(TRACK))
 
 
 RENDER_FILES = (GENERATOR_WEIGHTS, GENERATOR_ONNX, TRACK)
@@ -171,16 +233,15 @@ def open_model(path: str | os.PathLike | ModelFolder, needs: tuple[str, ...] = R
         raise InputError(f"{folder.path} is not a trained reenact model (no {MODEL_JSON}); train it with `reenact train`")
     folder.info()  # parse now: a damaged or old model.json fails here with its reason
     for needed in needs:
-        if not (folder.path / needed).is_file():
-            raise InputError(f"{folder.path} has no {needed}: the model is incomplete (retrain or re-export)")
+        folder.verified(needed)
     return folder
 
 
 def save_model(path: str | os.PathLike, generator, info: ModelInfo, track) -> ModelFolder:
     """Write a renderable model folder: generator weights and ONNX export, the target's track, model.json last.
 
-    model.json is written last, so a folder interrupted while saving is never
-    taken for a complete model by `open_model`.
+    model.json is written last, with the sha256 of each file, so a folder
+    interrupted while saving is never taken for a complete model by `open_model`.
     """
     import torch
 
@@ -193,21 +254,20 @@ def save_model(path: str | os.PathLike, generator, info: ModelInfo, track) -> Mo
     os.replace(tmp, folder.weights_path)
     export_generator(generator, folder.onnx_path, info.size, info.preset)
     track.save(folder.track_path)
-    folder.write_info(info)
+    folder.write_info(folder.record_files(info, RENDER_FILES))
     return folder
 
 
 def load_generator(folder: ModelFolder, device: str = "cpu"):
     """The folder's generator in torch, in eval mode on `device` (weights loaded with weights_only=True)."""
-    import torch
-
     from reenact.nn.generator import build_generator
 
     info = folder.info()
     generator = build_generator(info.generator)
+    state = load_torch_file(folder.verified(GENERATOR_WEIGHTS), device, folder.fix(GENERATOR_WEIGHTS))
     try:
-        state = torch.load(folder.weights_path, map_location=device, weights_only=True)
         generator.load_state_dict(state)
-    except (RuntimeError, OSError, KeyError) as e:
-        raise FormatError(f"{folder.weights_path}: cannot load the generator weights ({e})") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise FormatError(f"{folder.weights_path}: not the weights model.json describes ({e}); "
+                          f"{folder.fix(GENERATOR_WEIGHTS)}") from None
     return generator.to(device).eval()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.errors import FormatError, InputError
+from reenact.errors import FormatError, InputError, OutputError
 from reenact.geometry import FLIP
 
 FORMAT_VERSION = 1
@@ -154,10 +154,14 @@ class Track:
             "meta_keys": np.array(list(self.meta.keys()), dtype=str),
             "meta_values": np.array(list(self.meta.values()), dtype=str),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError as e:  # a full disk or a folder that cannot be written: no partial file, the old one kept
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Track:

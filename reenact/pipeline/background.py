@@ -19,11 +19,9 @@ import numpy as np
 from reenact.errors import InputError, NoFaceError
 from reenact.model_folder import file_hash
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.video_io import VideoReader
+from reenact.pipeline.video_io import IMAGE_SUFFIXES, VideoReader
 from reenact.recombine import reference_frame
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-"""A background with one of these suffixes is a still image; anything else is read as a video."""
 
 
 @dataclass

@@ -21,6 +21,8 @@ from reenact.pipeline.video_io import VideoReader
 
 DEFAULT_WEBCAM_FPS = 30.0
 """Frame rate assumed for a webcam that does not report one."""
+LOST_AFTER_SECONDS = 1.0
+"""A webcam that delivers no frame for this long has gone (unplugged, or taken by another program)."""
 
 
 class Capture(Protocol):
@@ -30,6 +32,8 @@ class Capture(Protocol):
     """Frames per second the source delivers (a file's own rate)."""
     width: int
     height: int
+    is_still: bool
+    """The source shows one still image (a photo standing in for a camera)."""
 
     def read(self) -> tuple[np.ndarray, float] | None:
         """The next frame (RGB uint8 H x W x 3) and when it became available; None at the end or once stopped."""
@@ -40,6 +44,8 @@ class Capture(Protocol):
 
 class Webcam:
     """A camera by OpenCV index; its driver buffer is kept to one frame, so frames are not read late."""
+
+    is_still = False
 
     def __init__(self, index: int) -> None:
         import cv2
@@ -60,10 +66,16 @@ class Webcam:
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0) or DEFAULT_WEBCAM_FPS
 
     def read(self) -> tuple[np.ndarray, float] | None:
-        ok, bgr = self._cap.read()
-        if not ok:
-            return None
-        return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB), time.perf_counter()
+        """The next frame; a camera never ends, so failing reads for LOST_AFTER_SECONDS raise InputError."""
+        failing_since = time.perf_counter()
+        while True:
+            ok, bgr = self._cap.read()
+            if ok and bgr is not None:
+                return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB), time.perf_counter()
+            if time.perf_counter() - failing_since > LOST_AFTER_SECONDS:
+                raise InputError(f"camera {self.index} stopped delivering frames (unplugged, or taken by another "
+                                 "program)")
+            time.sleep(0.01)
 
     def close(self) -> None:
         self._cap.release()
@@ -76,7 +88,8 @@ class FileCamera:
     would deliver it; when the reader falls behind that schedule the frame is
     handed out at once, with the later time (a camera does not wait for
     anyone). `loop` restarts the file at its end; otherwise `read` returns None
-    there. `stop` (an Event) cuts a pacing wait short.
+    there. A still image (`is_still`) is a camera showing that photo: it is
+    handed out again and again. `stop` (an Event) cuts a pacing wait short.
     """
 
     def __init__(self, path: Path, loop: bool = False, stop: threading.Event | None = None) -> None:
@@ -84,7 +97,8 @@ class FileCamera:
         if self.path.is_dir():
             raise InputError(f"camera {self.path} is a folder; give a camera index or a video file")
         reader = VideoReader(self.path)  # raises InputError for a missing or unreadable file
-        self._reader, self.loop = reader, loop
+        self._reader, self.is_still = reader, reader.is_still
+        self.loop = loop or self.is_still
         self.fps, self.width, self.height = reader.fps, reader.width, reader.height
         self._stop = stop or threading.Event()
         self._frames = iter(reader)

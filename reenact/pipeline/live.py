@@ -34,12 +34,12 @@ from typing import Generic, Literal, TypeVar
 import cv2
 import numpy as np
 
-from reenact.errors import ReenactError
+from reenact.errors import InputError, ReenactError
 from reenact.model_folder import ModelFolder
 from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.background import Background, BackgroundFrame, open_background
 from reenact.pipeline.capture import Capture, open_capture
-from reenact.pipeline.label import synthetic_metadata
+from reenact.pipeline.label import provenance, synthetic_metadata
 from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
 from reenact.pipeline.sinks import Sink, open_sink
 from reenact.pipeline.slots import LatestSlot
@@ -247,7 +247,8 @@ class TrackSource:
             self.delay()
         if self.tracker.calibrated and not was_calibrated:
             self.say("source calibrated: its neutral face is taken as the reference (c retakes it)")
-        return Tracked(item.meta, source, self.tracker.model, self.tracker.reference)
+        calibrated = self.tracker.calibrated
+        return Tracked(item.meta, source, self.tracker.model if calibrated else None, self.tracker.reference)
 
 
 class LiveRecombine:
@@ -480,7 +481,11 @@ class CaptureThread(threading.Thread):
                 rgb, captured = got
                 self.outbox.put(Captured(FrameMeta(self.captured, captured), rgb))
                 self.captured += 1
-        except BaseException as e:  # noqa: BLE001 - a camera failing mid-run ends the run, with its error
+        except ReenactError as e:  # a camera failing mid-run ends the run, with its error
+            self.failures.failed(e)
+        except Exception as e:  # noqa: BLE001 - whatever a capture raises, it is the camera that failed
+            self.failures.failed(InputError(f"the camera failed after {self.captured} frames ({type(e).__name__}: {e})"))
+        except BaseException as e:  # noqa: BLE001 - carried to the main thread, which re-raises it
             self.failures.failed(e)
         finally:
             self.outbox.close()
@@ -616,12 +621,17 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
         track = folder.load_track()
         background = open_background(track, folder.info().data_hash, config.background, config.recombine.target_ref, say)
         metadata = synthetic_metadata(folder.model_hash(), folder.path.name, extra={
-            "command": "live", "camera": str(config.camera), "background": str(config.background or "training clip"),
+            "command": "live", **provenance("camera", config.camera),
+            **provenance("background", config.background or Path(track.source)),
             "mode": controls.mode})
         sink = open_sink(config.sink, background.width, background.height, camera.fps, metadata, controls.press)
         if not isinstance(backend, Backend):
             backend = opened = backend()
         tracker = SourceTracker(track.model, config.tracking)
+        if camera.is_still:  # a photo as the camera: its expression held, not calibrated away
+            tracker.hold_still()
+            config = dataclasses.replace(config, recombine=dataclasses.replace(config.recombine, relative=False))
+            say(f"camera {config.camera} is a still image: its expression is held (fitted in the target's model)")
         context = folder.info().generator.context
         steps = {
             "track": [TrackSource(tracker, config, say)],
@@ -635,7 +645,14 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
             f"{sink.description} ({background.width}x{background.height}); mode {controls.mode}; "
             f"look at the camera with a neutral face for {config.tracking.calibration_seconds:g} s to calibrate"
             + (f"; keys: {LiveControls.KEYS}" if config.sink == "window" else ""))
-        return _run(camera, sink, steps, config, controls, say)
+        try:
+            return _run(camera, sink, steps, config, controls, say)
+        except ReenactError as e:
+            recorded = getattr(sink, "frames_written", 0)
+            if not recorded:
+                raise
+            raise type(e)(f"{e}; the run stopped, and the {recorded} frames recorded until then are in "
+                          f"{sink.description} (playable, labelled)") from None
     finally:
         for resource in (sink, tracker, opened, camera):
             if resource is not None:

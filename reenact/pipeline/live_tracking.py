@@ -13,6 +13,10 @@ a second-long PCA at calibration and a re-fit per frame for nothing the output
 can show; what the target's basis cannot express is what the generator was
 never trained on.
 
+A still photo as the camera cannot be calibrated so (its one face is both
+identity and expression): `hold_still` fits it in the target's own model, so
+its expression shows as the target's, to be transferred as it is (absolute).
+
 Landmarks are One Euro filtered (causal), with the real time between the
 frames tracked, since live frames may be dropped; the filter restarts when the
 face is lost.
@@ -90,7 +94,11 @@ class SourceTracker:
 
     @property
     def calibrated(self) -> bool:
-        return self.model is not None
+        return self.reference is not None
+
+    def hold_still(self) -> None:
+        """Track a still photo: fitted in the target's model, its first face is the reference (no calibration)."""
+        self.model = self.target
 
     def __call__(self, rgb: np.ndarray, t: float) -> FaceParams:
         """The source's parameters in frame `rgb` (uint8 H x W x 3) captured at `t` seconds; invalid
@@ -105,7 +113,10 @@ class SourceTracker:
         landmarks = self._filter(raw, dt).astype(np.float32)
         if self.model is None and not self._calibrating(landmarks, t):
             return invalid_params(self.target.n_components)
-        return fit_frames(landmarks[None], self.model)
+        params = fit_frames(landmarks[None], self.model)
+        if self.reference is None:  # a still photo (`hold_still`): its face is its own reference
+            self.reference = params.copy()
+        return params
 
     def _calibrating(self, landmarks: np.ndarray, t: float) -> bool:
         """Collect a calibration frame; True once calibrated by it."""

@@ -3,7 +3,9 @@
 The output parameters for the clip's frames are computed first (tracking and
 recombination are cheap and need the whole source for its neutral reference);
 then frames stream through condition -> generate (in batches) -> composite ->
-encoder. Frames without a face in the target pass through untouched. The file
+encoder. Each output frame keeps its input frame's timestamp, so a
+variable-rate clip (phone footage) stays in step with its copied audio.
+Frames without a face in the target pass through untouched. The file
 is written under a temporary name and renamed at the end; Ctrl-C finishes what
 was written into a playable file.
 """
@@ -59,6 +61,8 @@ class RunSummary:
 class _Pending:
     index: int
     frame: np.ndarray
+    pts: int | None
+    """The input frame's timestamp (`VideoReader.timed`), kept in the output."""
     conditioned: ConditionedFrame
     source: np.ndarray | None
 
@@ -96,15 +100,15 @@ def rerender_clip(
         review = None
         if config.review is not None:
             review = stack.enter_context(VideoWriter(config.review, reader.rate, *_review_size(reader, source_frames),
-                                                     config.metadata, keep_partial=True))
+                                                     config.metadata, time_base=reader.time_base, keep_partial=True))
         pending: list[_Pending] = []
         frames = _decoded(reader, summary.clock)
         sources = source_frames if source_frames is not None else itertools.repeat(None)
-        for index, (frame, source) in enumerate(zip(itertools.islice(frames, len(params)), sources)):
+        for index, ((frame, pts), source) in enumerate(zip(itertools.islice(frames, len(params)), sources)):
             with summary.clock.time("condition"):
                 target = None if target_params is None else target_params[index]
                 conditioned = conditioner(params[index], bool(new_shot[index]), target)
-            pending.append(_Pending(index, frame, conditioned, source))
+            pending.append(_Pending(index, frame, pts, conditioned, source))
             if len(pending) == config.batch:
                 _flush(pending, generate, composite, writer, review, summary, progress)
         _flush(pending, generate, composite, writer, review, summary, progress)
@@ -112,9 +116,9 @@ def rerender_clip(
     return summary
 
 
-def _decoded(reader: VideoReader, clock: StageClock) -> Iterator[np.ndarray]:
-    """The reader's frames, with decoding timed."""
-    frames = iter(reader)
+def _decoded(reader: VideoReader, clock: StageClock) -> Iterator[tuple[np.ndarray, int | None]]:
+    """The reader's frames with their timestamps, decoding timed."""
+    frames = reader.timed()
     while True:
         with clock.time("decode"):
             frame = next(frames, None)
@@ -147,9 +151,9 @@ def _flush(
         with summary.clock.time("composite"):
             out = composite(p.frame, p.conditioned, crops.get(p.index))
         with summary.clock.time("encode"):
-            writer.write(out)
+            writer.write(out, p.pts)
             if review is not None:
-                review.write(_review_tile(p, out, writer.width))
+                review.write(_review_tile(p, out, writer.width), p.pts)
         summary.frames += 1
         summary.generated += p.index in crops
         if progress:

@@ -3,13 +3,20 @@
 PyAV is the primary decoder and encoder; frames decode through OpenCV where PyAV
 is absent (the GPU machine has cv2 but no av), so training can run there.
 Outputs are written to a temporary name and renamed into place on success,
-so a failed run never damages an existing file. A writer can copy another
-file's audio stream packet for packet (no re-encode), so a re-rendered clip
-keeps its sound and timing.
+so a failed run (a full disk included) never damages an existing file nor
+leaves a partial one. A writer can copy another file's audio stream packet for
+packet (no re-encode), and can give each frame the timestamp of the input
+frame it came from, so a re-rendered clip keeps its sound and timing even when
+the input's frame rate varies (phone footage).
+
+Frames come out upright: a video whose container asks for a rotation (a phone's
+display matrix) is rotated as a player would show it, so tracking sees an
+upright face and outputs need no rotation of their own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -19,22 +26,34 @@ from typing import Self
 
 import numpy as np
 
-from reenact.errors import InputError
+from reenact.errors import InputError, OutputError
 
 try:
     import av
 except ImportError:  # pragma: no cover - exercised on machines without PyAV
     av = None
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+"""A file with one of these suffixes is a still image (PyAV and OpenCV read it as a one-frame video)."""
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """The frame as a player shows it: `rotation` is the container's counter-clockwise display rotation."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
 
 class VideoReader:
     """Iterate a video file's frames as RGB uint8 HxWx3 arrays.
 
     Besides `fps` (float) it exposes the exact frame `rate` (a Fraction, so a
-    29.97 clip stays 30000/1001), the video stream's `time_base` (None when
-    OpenCV reads the file) and `has_audio`, so a writer can reproduce them.
-    Raises `InputError` (one clear sentence) for a missing file, a file that is
-    not a video, or a video without frames.
+    29.97 clip stays 30000/1001; the average rate of a variable-rate clip), the
+    video stream's `time_base` (None when OpenCV reads the file), `has_audio`,
+    `rotation` (the display rotation applied; width and height are of the
+    upright frames) and `is_still` (a still image), so a writer can reproduce
+    them; `timed()` gives each frame with its timestamp. Raises `InputError`
+    (one clear sentence) for a missing file, a file that is not a video, or a
+    video whose first frame does not decode.
     """
 
     def __init__(self, path: str | Path, backend: str = "auto") -> None:
@@ -52,6 +71,7 @@ class VideoReader:
             self._open_cv2()
         if self.width <= 0 or self.height <= 0:
             raise InputError(f"{self.path} has no decodable video frames")
+        self.is_still = self.path.suffix.lower() in IMAGE_SUFFIXES or self.n_frames == 1
 
     def _open_av(self) -> None:
         try:
@@ -66,7 +86,17 @@ class VideoReader:
         self.rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
         self.fps = float(self.rate)
         self.time_base: Fraction | None = stream.time_base
-        self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self._start = stream.start_time or 0
+        try:  # the first frame: proves the file decodes, and carries the display rotation
+            first = next(container.decode(stream), None)
+        except (av.error.FFmpegError, ValueError) as e:
+            container.close()
+            raise InputError(f"{self.path} is not a readable video (its first frame does not decode: {e})") from None
+        if first is None:
+            container.close()
+            raise InputError(f"{self.path} holds no video frames")
+        self.rotation = int(first.rotation or 0) % 360
+        self.width, self.height = (first.width, first.height) if self.rotation % 180 == 0 else (first.height, first.width)
         if stream.frames:
             self.n_frames = int(stream.frames)
         elif stream.duration and stream.time_base:
@@ -85,6 +115,7 @@ class VideoReader:
         self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 25)
         self.rate = Fraction(self.fps).limit_denominator(1001)
         self.time_base = None  # OpenCV does not report it.
+        self.rotation = 0  # OpenCV applies a display rotation itself.
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.n_frames = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
@@ -92,19 +123,25 @@ class VideoReader:
         cap.release()
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        return (rgb for rgb, _ in self.timed())
+
+    def timed(self) -> Iterator[tuple[np.ndarray, int | None]]:
+        """Each upright frame with its timestamp: pts in `time_base` units from the stream's start
+        (None when OpenCV reads the file)."""
         return self._iter_av() if self.backend == "av" else self._iter_cv2()
 
-    def _iter_av(self) -> Iterator[np.ndarray]:
+    def _iter_av(self) -> Iterator[tuple[np.ndarray, int | None]]:
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             try:
                 for frame in container.decode(stream):
-                    yield frame.to_ndarray(format="rgb24")
+                    pts = None if frame.pts is None else frame.pts - self._start
+                    yield upright(frame.to_ndarray(format="rgb24"), self.rotation), pts
             except av.error.FFmpegError as e:
                 raise InputError(f"{self.path}: decoding failed: {e}") from None
 
-    def _iter_cv2(self) -> Iterator[np.ndarray]:
+    def _iter_cv2(self) -> Iterator[tuple[np.ndarray, int | None]]:
         import cv2
 
         cap = cv2.VideoCapture(str(self.path))
@@ -113,7 +150,7 @@ class VideoReader:
                 ok, bgr = cap.read()
                 if not ok:
                     return
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None
         finally:
             cap.release()
 
@@ -132,18 +169,23 @@ class VideoWriter:
 
     Frames go to a hidden temporary file beside `path`; `close()` renames it
     into place. Leaving the `with` block by an exception removes the temporary
-    file unless `keep_partial` is set: then what was written is finished into a
-    playable file (what Ctrl-C in a long offline run should leave).
+    file, unless `keep_partial` is set and the exception is Ctrl-C: then what
+    was written is finished into a playable file (what Ctrl-C in a long offline
+    run should leave). A write the disk refuses (full, read-only) raises
+    OutputError and leaves nothing behind, the existing file at `path` kept.
 
     `fps` may be a float or an exact Fraction (`VideoReader.rate`); `time_base`
     sets the MP4 track's time base (pass `VideoReader.time_base` to keep the
-    input's). `metadata` is written into the container; keys outside MP4's
-    standard set (title, comment, description, ...) are kept too.
+    input's). `write(rgb, pts)` with the input frame's pts (in `time_base`
+    units, `VideoReader.timed`) keeps that frame's time, so a variable-rate
+    clip keeps its timing; without pts frames are spaced at `fps`.
+    `metadata` is written into the container; keys outside MP4's standard set
+    (title, comment, description, ...) are kept too.
 
     `audio_from` names a file whose first audio stream is copied packet for
     packet, without re-encoding: packets keep their bytes and their timing
     relative to that file's first video frame, and those starting after the
-    last written video frame are left out (a run stopped early, or one that
+    last written video frame's end are left out (a run stopped early, or one that
     wrote only part of the clip, gets the matching stretch of sound). A file
     without audio adds none; `has_audio` tells which happened.
     """
@@ -164,18 +206,27 @@ class VideoWriter:
         if av is None:
             raise InputError("writing video needs PyAV: pip install av")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
         self.width, self.height = width, height
         self.rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
         if self.rate <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.frames_written = 0
         self.keep_partial = keep_partial
+        self.time_base = time_base
+        self._end = Fraction(0)  # output seconds covered by the frames written
         self._audio_in = self._audio_out = None
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
         # Without use_metadata_tags the MP4 muxer silently drops keys outside the iTunes set.
         options = {"movflags": "use_metadata_tags"} if metadata else {}
-        self._container = av.open(str(self._tmp), mode="w", format="mp4", container_options=options)
+        try:
+            self._container = av.open(str(self._tmp), mode="w", format="mp4", container_options=options)
+        except OSError as e:
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
         try:
             for key, value in (metadata or {}).items():
                 self._container.metadata[key] = value
@@ -186,6 +237,7 @@ class VideoWriter:
             self._stream.options = {"crf": str(crf), "preset": "veryfast"}
             if time_base is not None:
                 self._stream.time_base = time_base
+                self._stream.codec_context.time_base = time_base  # frames keep input pts at this precision
             self._audio_out = self._open_audio(Path(audio_from)) if audio_from is not None else None
         except BaseException:
             self.abort()
@@ -235,39 +287,59 @@ class VideoWriter:
             self._container.mux(packet)
             self._audio_next = next(self._audio_packets, None)
 
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one RGB uint8 HxWx3 frame of the size given at construction."""
+    def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
+        """Append one RGB uint8 HxWx3 frame of the size given at construction, at `pts` (in `time_base`
+        units, after the previous frame's) or, without it, one frame period after the previous frame."""
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
             raise ValueError(
                 f"frames must be uint8 {self.height}x{self.width}x3 RGB, got {rgb.dtype} {'x'.join(map(str, rgb.shape))}"
             )
         h, w = self._stream.height, self._stream.width
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
-        frame.pts, frame.time_base = self.frames_written, 1 / self.rate
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames_written += 1
-        if self._audio_out is not None:
-            self._copy_audio(self.frames_written / self.rate)
+        if pts is not None and self.time_base is not None:
+            frame.pts, frame.time_base = pts, self.time_base
+            start = pts * self.time_base
+        else:
+            start = self._end if self.frames_written else Fraction(0)
+            frame.pts, frame.time_base = round(start * self.rate), 1 / self.rate
+        self._end = start + 1 / self.rate
+        with self._refused_writes():
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self.frames_written += 1
+            if self._audio_out is not None:
+                self._copy_audio(self._end)
 
     def close(self) -> None:
         """Flush the encoder, add the audio up to the last frame's end and move the file into place."""
         if self.frames_written == 0:
             self.abort()
             raise ValueError(f"no frames were written to {self.path}")
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        if self._audio_out is not None:
-            self._copy_audio(self.frames_written / self.rate)
-            self._audio_in.close()
-        self._container.close()
-        os.replace(self._tmp, self.path)
+        with self._refused_writes():
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            if self._audio_out is not None:
+                self._copy_audio(self._end)
+                self._audio_in.close()
+            self._container.close()
+            os.replace(self._tmp, self.path)
+
+    @contextlib.contextmanager
+    def _refused_writes(self) -> Iterator[None]:
+        """Turn a write the disk refuses into OutputError, the partial file removed."""
+        try:
+            yield
+        except OSError as e:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {e.strerror or e}; nothing was written there, "
+                              "an existing file is kept") from None
 
     def abort(self) -> None:
         """Drop the partial file."""
         if self._audio_in is not None:
             self._audio_in.close()
-        self._container.close()
+        with contextlib.suppress(OSError):  # closing flushes, which a full disk refuses again
+            self._container.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
@@ -276,7 +348,7 @@ class VideoWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None or (self.keep_partial and self.frames_written):
+        if exc_type is None or (self.keep_partial and self.frames_written and issubclass(exc_type, KeyboardInterrupt)):
             self.close()
         else:
             self.abort()

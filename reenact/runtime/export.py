@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from reenact.errors import ReenactError
-from reenact.model_folder import GENERATOR_WEIGHTS, ModelFolder, load_generator, open_model
+from reenact.model_folder import GENERATOR_ONNX, GENERATOR_WEIGHTS, ModelFolder, load_generator, open_model
 from reenact.nn.export import export_generator
 from reenact.runtime.backend import DEFAULT_ENGINES_DIR, BackendConfig
 from reenact.runtime.parity import DisagreementError, check_agreement, random_stack
@@ -39,6 +39,7 @@ def export_onnx(folder: ModelFolder) -> ExportResult:
 
     info = folder.info()
     export_generator(load_generator(folder), folder.onnx_path, info.size, info.preset)
+    folder.write_info(folder.record_files(info, (GENERATOR_ONNX,)))
     config = BackendConfig()
     exported = OnnxRuntimeBackend(folder, "cpu", config)
     agreement = check_agreement(exported, TorchBackend(folder, "cpu", config), random_stack(exported, 2))

@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from reenact.errors import BackendUnavailableError, FormatError, InputError
-from reenact.model_folder import ModelFolder
+from reenact.errors import BackendUnavailableError, FormatError
+from reenact.model_folder import GENERATOR_ONNX, ModelFolder
 from reenact.nn.export import ExportMetadata
 from reenact.runtime.backend import Backend, BackendConfig, ModelSpec, threads_note
 
@@ -90,10 +90,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, folder: ModelFolder, device: Literal["cpu", "cuda"], config: BackendConfig) -> None:
         ort = import_onnxruntime()
-        if not folder.onnx_path.is_file():
-            raise InputError(
-                f"model {folder.path} has no {folder.onnx_path.name}: re-export it with `reenact export {folder.path} --format onnx`"
-            )
+        onnx_path = folder.verified(GENERATOR_ONNX)
         fp16 = device == "cuda" and config.ort_tensorrt and config.fp16  # only TensorRT's provider runs FP16
         super().__init__(ModelSpec.from_info(folder.info()), device, fp16=fp16)
         self.threads = config.threads
@@ -101,7 +98,12 @@ class OnnxRuntimeBackend(Backend):
             providers = [("CPUExecutionProvider", {})]
         else:
             providers = cuda_providers(config, config.engines_dir / "onnxruntime-tensorrt" / folder.path.name)
-        self.session = ort.InferenceSession(str(folder.onnx_path), session_options(config.threads), providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), session_options(config.threads), providers=providers)
+        except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
+                ort.capi.onnxruntime_pybind11_state.InvalidGraph) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise FormatError(f"{onnx_path} is not a loadable ONNX model ({reason}); {folder.fix(GENERATOR_ONNX)}") from None
         wanted = providers[0][0]
         active = self.session.get_providers()
         if active[0] != wanted:

@@ -19,8 +19,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from reenact.errors import BackendUnavailableError, InputError
-from reenact.model_folder import ModelFolder, load_generator
+from reenact.errors import BackendUnavailableError
+from reenact.model_folder import GENERATOR_WEIGHTS, ModelFolder, load_generator
 from reenact.nn.generator import Generator
 from reenact.runtime.backend import Backend, BackendConfig, ModelSpec, threads_note
 
@@ -80,8 +80,7 @@ class TorchBackend(Backend):
     def __init__(self, folder: ModelFolder, device: Literal["cpu", "cuda"], config: BackendConfig) -> None:
         if device == "cuda":
             require_cuda("the torch backend on CUDA")
-        if not folder.weights_path.is_file():
-            raise InputError(f"model {folder.path} has no {folder.weights_path.name} (the torch backend needs it)")
+        folder.verified(GENERATOR_WEIGHTS)
         super().__init__(ModelSpec.from_info(folder.info()), device, fp16=device == "cuda" and config.fp16)
         if device == "cpu" and config.threads is not None:
             torch.set_num_threads(config.threads)  # process-wide: torch has no per-model setting

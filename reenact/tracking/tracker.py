@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.errors import NoFaceError
+from reenact.errors import InputError, NoFaceError
 from reenact.geometry import rotation_from_vector, rotation_to_vector
 from reenact.params import FaceModel, FaceParams, Track
 from reenact.pipeline.video_io import VideoReader
@@ -25,6 +25,8 @@ from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
 
 Progress = Callable[[int], None]
 """Called with the number of frames just processed."""
+MIN_SIDE = 64
+"""Smallest frame side tracked: Face Mesh finds 'faces' in smaller frames, but their landmarks are noise."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,11 @@ class ClipLandmarks:
 
 
 def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: Progress | None = None) -> ClipLandmarks:
-    """Landmarks and shot cuts of every frame of a video."""
+    """Landmarks and shot cuts of every frame of a video (refused up front when too small to track a face in)."""
     reader = VideoReader(path)
+    if min(reader.width, reader.height) < MIN_SIDE:
+        raise InputError(f"{path} is {reader.width}x{reader.height}: too small to track a face in "
+                         f"(frames need at least {MIN_SIDE} px on each side)")
     cut_detector = CutDetector(config.cuts)
     frames_landmarks: list[np.ndarray | None] = []
     cuts: list[int] = []

@@ -64,24 +64,31 @@ def _bar(total: int | None, desc: str, unit: str = "frame", initial: int = 0) ->
     return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True)
 
 
-def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool) -> None:
-    """Refuse to overwrite a trained or training model unless asked; with --force, clear its run outputs."""
+def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool) -> bool:
+    """Refuse to overwrite a trained or training model unless asked; with --force, clear its run outputs.
+
+    True when the run continues from the folder's checkpoint. `--resume` in a folder whose run was stopped
+    (or killed) before its first checkpoint, recognised by the track it cached, starts from step 0.
+    """
     model_json, checkpoint = folder / MODEL_JSON, folder / CHECKPOINT
     if force:
         for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, "log.csv"):
             (folder / name).unlink(missing_ok=True)
         shutil.rmtree(folder / "previews", ignore_errors=True)
         shutil.rmtree(folder / "tensorboard", ignore_errors=True)
-        return
+        return False
     if resume:
-        if not checkpoint.is_file():
-            raise InputError(f"--resume: {folder} holds no {CHECKPOINT} to resume from")
-        return
+        if checkpoint.is_file():
+            return True
+        if (folder / TRACK).is_file() and not model_json.is_file():
+            return False
+        raise InputError(f"--resume: {folder} holds no {CHECKPOINT} to resume from")
     if model_json.is_file() or checkpoint.is_file():
         what = "a trained model" if model_json.is_file() else "a training run"
         raise InputError(
             f"{folder} already holds {what}; --resume continues it, --force starts over (data hash here {data_hash})"
         )
+    return False
 
 
 def obtain_track(folder: Path, clip: Path, data_hash: str, track_path: Path | None, is_main: bool) -> Track:
@@ -172,8 +179,17 @@ def _train(
         raise ReenactError(str(e)) from None
     data_hash = file_hash(clip)
     output.mkdir(parents=True, exist_ok=True)
-    check_output_folder(output, data_hash, resume, force)
+    continues = check_output_folder(output, data_hash, resume, force)
+    if resume and not continues:
+        say(f"--resume: {output} holds no checkpoint yet (its run stopped before the first); starting from step 0")
+    resume = continues
     main, device = processes.is_main, processes.device
+    checkpoint_path = output / CHECKPOINT
+    if resume:  # read (and refused, if it must be) before any tracking or caching
+        state = load_checkpoint(checkpoint_path, device)
+        if state["run"]["data_hash"] != data_hash or state["run"]["config"]["preset"] != config.preset \
+                or state["run"]["config"]["size"] != config.size:
+            raise InputError(f"--resume: {checkpoint_path} is a run on other data or another preset/size; use --force")
 
     track = obtain_track(output, clip, data_hash, track_path, main)
     n = track.n_frames
@@ -192,12 +208,7 @@ def _train(
     k = trainer.frames_per_run
     sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed + processes.rank)
     run = {"config": config.to_dict(), "data_hash": data_hash}
-    checkpoint_path = output / CHECKPOINT
     if resume:
-        state = load_checkpoint(checkpoint_path, device)
-        if state["run"]["data_hash"] != data_hash or state["run"]["config"]["preset"] != config.preset \
-                or state["run"]["config"]["size"] != config.size:
-            raise InputError(f"--resume: {checkpoint_path} is a run on other data or another preset/size; use --force")
         trainer.load_state_dict(state["trainer"])
         sampler.generator.set_state(state["sampler"])
         say(f"resuming at step {trainer.step} of {config.steps}")
