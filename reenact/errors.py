@@ -23,3 +23,7 @@ class FormatError(ReenactError):
 
 class BackendUnavailableError(ReenactError):
     """An inference backend cannot run here (package, provider or GPU missing); the message names the fix."""
+
+
+class SettingError(ReenactError):
+    """A setting the user gave is malformed or out of range; the message shows the accepted form."""
