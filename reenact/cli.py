@@ -273,10 +273,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reenact.render.blend import BlendConfig
     from reenact.tracking.cut_list import parse_cuts
 
-    folder = open_model(args.model)
     source_path = getattr(args, "source", None)
     target_cuts = parse_cuts(args.cuts)
     source_cuts = parse_cuts(args.source_cuts) if source_path else None
+    folder = open_model(args.model)
     for clip in (args.target, source_path):
         if clip is not None:
             VideoReader(clip)  # check every input before the long work starts
