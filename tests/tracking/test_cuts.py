@@ -159,3 +159,12 @@ def test_bad_cuts_give_one_error_line(capsys, argv):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--" in lines[0] and "cuts" in lines[0], err
+
+
+def test_track_prints_each_cut_and_the_preview_marks_it(capsys, tmp_path, jump_cut_clip):
+    preview = tmp_path / "preview.mp4"
+    assert main(["track", str(jump_cut_clip), "-o", str(tmp_path / "t.npz"), "--preview", str(preview)]) == 0
+    assert "shot 2 starts at 2.00 s (frame 60)" in capsys.readouterr().out
+    drawn, plain = list(VideoReader(preview))[58:62], list(VideoReader(jump_cut_clip))[58:62]
+    border = [np.abs(d[:4].astype(int) - p[:4]).mean() for d, p in zip(drawn, plain)]  # the top edge
+    assert border[2] > 40 and max(border[:2] + border[3:]) < 10, border
