@@ -1,6 +1,6 @@
 """Recall and precision of the shot-cut detector on synthetic jump cuts, and false cuts on untouched clips.
 
-    python tools/eval_cuts.py                 # every clip in $REENACT_DATA (a few minutes on 2 cores)
+    python tools/eval_cuts.py                 # every clip in $REENACT_DATA (13 min on 2 cores shared with training)
     python tools/eval_cuts.py --keep out/cuts # also keep the built clips and the per-clip results
 
 A jump cut is what an editor leaves when a stretch of one continuous take is
