@@ -159,7 +159,8 @@ def main() -> None:
     print("| clip | frames | cuts | found | missed (frame: jump % IOD) | false |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in synthetic:
-        missed = [f"{c}: {j:.1f}" for c, j in zip(r.truth, r.jumps) if not any(abs(f - c) <= TOLERANCE for f in r.found)]
+        missed = [f"{c}: {j:.1f}" for c, j in zip(r.truth, r.jumps)
+                  if not any(abs(f - c) <= TOLERANCE for f in r.found)]
         print(f"| {r.name} | {r.frames} | {len(r.truth)} | {r.hits} | {', '.join(missed) or '-'} | {r.false} |")
     cuts = sum(len(r.truth) for r in synthetic)
     hits = sum(r.hits for r in synthetic)

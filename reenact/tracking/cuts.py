@@ -143,7 +143,8 @@ class CutDetector:
         return cut
 
     def add_face(self, landmarks: np.ndarray | None) -> None:
-        """The last frame's landmarks (478x3 px, or None): records how the face region changed since the frame before."""
+        """The last frame's landmarks (478x3 px, or None): records how its face region changed since the
+        frame before."""
         change = np.full(GRID * GRID, np.nan, dtype=np.float32)
         if landmarks is not None and self._previous_face is not None and self._previous is not None:
             h, w = self._frame.shape[:2]
@@ -195,7 +196,8 @@ def landmark_jump(landmarks: np.ndarray, valid: np.ndarray, shot: np.ndarray, co
     n = len(valid)
     iod = inter_ocular_distance(landmarks)
     ok = valid & (iod > 0)
-    mesh = landmarks[:, :N_VERTICES:LANDMARK_STRIDE, :2].astype(np.float32)  # not the irises: a glance is a fast jump too
+    # Not the irises: a glance is a fast one-frame jump too.
+    mesh = landmarks[:, :N_VERTICES:LANDMARK_STRIDE, :2].astype(np.float32)
     step = np.full(mesh.shape, np.nan, dtype=np.float32)
     same = np.zeros(n, dtype=bool)
     same[1:] = ok[1:] & ok[:-1] & (shot[1:] == shot[:-1])
@@ -213,7 +215,9 @@ def appearance_jump(appearance: np.ndarray, shot: np.ndarray, config: CutConfig)
                           config.min_side)
 
 
-def _against_sides(values: np.ndarray, shot: np.ndarray, window: int, skip: int, noise: float, min_side: int) -> np.ndarray:
+def _against_sides(
+    values: np.ndarray, shot: np.ndarray, window: int, skip: int, noise: float, min_side: int
+) -> np.ndarray:
     """Per frame t, median over elements of values[t] / (max(median before, median after) + noise).
 
     values: TxN per-frame, per-element changes (NaN: not measured). "Before" is frames t-skip-window ..
