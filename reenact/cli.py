@@ -73,6 +73,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     from reenact.pipeline.video_io import VideoReader, VideoWriter
     from reenact.tracking.fitting import inter_ocular_distance
     from reenact.tracking.landmarks import LandmarkConfig
+    from reenact.tracking.cut_list import parse_cuts
     from reenact.tracking.overlay import overlay_frames
     from reenact.tracking.tracker import TrackerConfig, track_video
 
@@ -80,6 +81,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         raise ReenactError(f"--face must be 0 or more (0 = the largest face), got {args.face}")
     config = TrackerConfig(
         landmarks=LandmarkConfig(face=args.face, max_faces=max(args.max_faces, args.face + 1)),
+        cut_list=parse_cuts(args.cuts),
         smooth=not args.no_smooth,
     )
     _check_outputs({"-o": args.output, "--preview": args.preview}, {"video": args.video})
@@ -99,6 +101,8 @@ def cmd_track(args: argparse.Namespace) -> int:
         f"{track.model.n_components} expression components, "
         f"median fit error {error:.2f} px ({100 * error / iod:.1f}% of inter-ocular distance) -> {args.output}"
     )
+    for number, cut in enumerate(track.cuts.tolist(), start=2):
+        print(f"shot {number} starts at {cut / track.fps:.2f} s (frame {cut})")
     if args.preview:
         with VideoWriter(args.preview, reader.fps, reader.width, reader.height) as writer, \
                 _progress_bar(track.n_frames, "preview") as bar:
@@ -203,8 +207,10 @@ def cmd_condition(args: argparse.Namespace) -> int:
         config = ConditioningConfig(crop=CropConfig(size=args.size), window=args.window)
     except ValueError as e:
         raise ReenactError(str(e)) from None
-    frames = condition_clip(params[:n], target.model, target.fps, (target.width, target.height),
-                            target.cuts[target.cuts < n], config)
+    from reenact.recombine import output_cuts
+
+    cuts = output_cuts(source, target, args.loop_source) if source else target.cuts
+    frames = condition_clip(params[:n], target.model, target.fps, (target.width, target.height), cuts[cuts < n], config)
     target_frames = iter(VideoReader(target_video))
     source_frames = (itertools.cycle(VideoReader(source_video)) if source and args.loop_source else
                      iter(VideoReader(source_video)) if source else None)
@@ -289,23 +295,26 @@ def _open_backend(args: argparse.Namespace, folder):
     return selection.backend
 
 
-def _target_track(folder, clip: Path):
-    """The target clip's track in the model's face model: the model's own track for its training clip,
+def _target_track(folder, clip: Path, cuts=None):
+    """The target clip's track in the model's face model: the model's own track for its training clip
+    (unless `cuts`, a `CutList` other than auto, asks for other cuts: its filters must restart there),
     else the clip tracked now and fitted against the model (its identity is what the generator knows)."""
     from reenact.model_folder import file_hash
 
-    if file_hash(clip) == folder.info().data_hash:
+    if (cuts is None or cuts.detect) and file_hash(clip) == folder.info().data_hash:
         return folder.load_track()
-    return _track_clip(clip, "tracking target", model=folder.load_track().model)
+    return _track_clip(clip, "tracking target", model=folder.load_track().model, cuts=cuts)
 
 
-def _track_clip(clip: Path, desc: str = "tracking source", model=None):
-    """Track a clip with a progress bar (fitted against `model` when given)."""
+def _track_clip(clip: Path, desc: str = "tracking source", model=None, cuts=None):
+    """Track a clip with a progress bar (fitted against `model` when given; shot cuts as `cuts`, a
+    `CutList`, says: detected when None)."""
     from reenact.pipeline.video_io import VideoReader
-    from reenact.tracking.tracker import track_video
+    from reenact.tracking.cut_list import AUTO
+    from reenact.tracking.tracker import TrackerConfig, track_video
 
     with _progress_bar(VideoReader(clip).n_frames, desc) as bar:
-        return track_video(clip, progress=bar.update, model=model)
+        return track_video(clip, TrackerConfig(cut_list=cuts or AUTO), progress=bar.update, model=model)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -317,11 +326,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reenact.pipeline.offline import OfflineConfig, rerender_clip
     from reenact.pipeline.stages import Composite, Conditioner, Generate
     from reenact.pipeline.video_io import VideoReader
+    from reenact.recombine import output_cuts
     from reenact.render.blend import BlendConfig
     from reenact.render.edit_mask import edit_regions
+    from reenact.tracking.cut_list import parse_cuts
 
-    folder = open_model(args.model)
     source_path = getattr(args, "source", None)
+    target_cuts = parse_cuts(args.cuts)
+    source_cuts = parse_cuts(args.source_cuts) if source_path else None
+    folder = open_model(args.model)
     _check_outputs({"-o": args.output, "--review": args.review},
                    {"target": args.target, "source": source_path, **_model_files(folder)})
     readers = {clip: VideoReader(clip) for clip in (args.target, source_path) if clip is not None}  # checked up front
@@ -331,10 +344,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{source_path.name} is a still image: its expression and head pose are held over the whole clip",
               file=sys.stderr)
     model_track = folder.load_track()
-    target = _target_track(folder, args.target)
+    target = _target_track(folder, args.target, target_cuts)
     source = (_track_clip(source_path, "tracking source photo", model=target.model) if still else
-              _track_clip(source_path) if source_path else None)
+              _track_clip(source_path, cuts=source_cuts) if source_path else None)
     params = _output_params(target, source, args, motion=model_track)
+    # Cuts of either clip restart the crop follower and the conditioning stack.
+    cuts = output_cuts(source, target, args.loop_source) if source else target.cuts
     if not params.valid.any():
         raise ReenactError(f"no frame of {args.target} shows a face; nothing to re-render")
     backend = _open_backend(args, folder)
@@ -354,7 +369,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         edit = edit_regions(_recombine_config(args) if source else None, _edits(args))
         conditioner = Conditioner(folder, target.model, reader.fps, (reader.width, reader.height), edit)
         summary = rerender_clip(
-            args.target, params, target.cuts, args.output, conditioner, Generate(backend, conditioner.context),
+            args.target, params, cuts, args.output, conditioner, Generate(backend, conditioner.context),
             Composite(blend_config, mark=args.watermark, context=conditioner.context), config, source_frames, bar.update,
             target_params=target.params,
         )
@@ -503,6 +518,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_cuts_option(parser: argparse.ArgumentParser, flag: str, clip: str) -> None:
+    """Where the shots of a clip start (parsed by the command, so a bad value is one error line)."""
+    parser.add_argument(
+        flag, default="auto", metavar="CUTS",
+        help=f"shot cuts of {clip}, where every temporal filter restarts: auto (detect them, the default), "
+             "none (one shot), or a comma-separated list of the first frames of new shots, as times in "
+             "seconds with an s (12.5s,30s) or frame numbers from 0 (300,750)",
+    )
+
+
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     """Inference and output options of the commands that render video."""
     _add_backend_options(parser)
@@ -599,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--face", type=int, default=0, help="which face to follow when several are in view: 0 the largest at the start (default), 1 the next, ...")
     track.add_argument("--max-faces", type=int, default=2, help="faces to look for per frame (default 2; more is slower)")
     track.add_argument("--no-smooth", action="store_true", help="turn off temporal filtering of landmarks and pose")
+    _add_cuts_option(track, "--cuts", "the video")
     track.set_defaults(run=cmd_track)
 
     condition = commands.add_parser(
@@ -672,6 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--review", "--side-by-side", dest="review", type=Path,
                      help="also write a review video: source | target | result")
     run.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    _add_cuts_option(run, "--cuts", "the target clip")
+    _add_cuts_option(run, "--source-cuts", "the source video")
     _add_render_options(run)
     _add_mix_options(run)
     _add_edit_options(run)
@@ -691,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
     edit.add_argument("--review", "--side-by-side", dest="review", type=Path, help="also write target | result")
     edit.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    _add_cuts_option(edit, "--cuts", "the target clip")
     _add_render_options(edit)
     _add_edit_options(edit)
     edit.set_defaults(run=cmd_run)

@@ -27,3 +27,7 @@ class BackendUnavailableError(ReenactError):
 
 class OutputError(ReenactError):
     """An output cannot be written (folder missing or not writable, disk full); existing files are kept."""
+
+
+class SettingError(ReenactError):
+    """A setting the user gave is malformed or out of range; the message shows the accepted form."""

@@ -19,7 +19,10 @@ Expression retargeting, per frame:
 
 `Recombiner` works on blocks of frames (one frame live, a whole clip offline)
 and carries the state that spans blocks: the last valid source frame, held
-while the source face is lost, and how present the source currently is.
+while the source face is lost, and how present the source currently is. A shot
+cut in either clip starts afresh, with no easing across it (the picture jumps
+there anyway): the source drives from the cut's first frame if its face is
+there, and the target's own frame shows until it comes back if not.
 """
 
 from __future__ import annotations
@@ -422,7 +425,9 @@ class Recombiner:
     Holds the last valid source frame and the source's presence (0..1): while
     the source face is lost, its last frame is held and the presence eases
     down to 0 (the target's own frame) over `config.ease_seconds`, and back up
-    when it returns. Output frames are valid exactly where the target's are.
+    when it returns. At a new shot (of either clip) the presence jumps to 1 or
+    0 instead, so nothing from before the cut is held into it. Output frames
+    are valid exactly where the target's are.
     """
 
     def __init__(
@@ -478,13 +483,18 @@ class Recombiner:
         self._target_ref = self._check_reference(frame, self.target_model, "target")
         self.pairing = self._pair()
 
-    def __call__(self, source: FaceParams, target: FaceParams) -> FaceParams:
-        """Output FaceParams (target's model) for T source and T target frames, in order."""
+    def __call__(self, source: FaceParams, target: FaceParams, new_shot: np.ndarray | None = None) -> FaceParams:
+        """Output FaceParams (target's model) for T source and T target frames, in order.
+
+        `new_shot` (bool T, optional): frames where either clip starts a new shot.
+        """
         if len(source) != len(target):
             raise ValueError(f"source and target blocks must have equal lengths, got {len(source)} and {len(target)}")
+        if new_shot is not None and len(new_shot) != len(source):
+            raise ValueError(f"new_shot must have one flag per frame ({len(source)}), got {len(new_shot)}")
         self._check_coefficients(source, self.source_model, "source")
         self._check_coefficients(target, self.target_model, "target")
-        source, amount = self._hold(source)
+        source, amount = self._hold(source, np.zeros(len(source), dtype=bool) if new_shot is None else new_shot)
         out = target.copy()
         rows = target.valid
         if rows.any():
@@ -494,14 +504,21 @@ class Recombiner:
             _assign(out, rows, block)
         return out
 
-    def _hold(self, source: FaceParams) -> tuple[FaceParams, np.ndarray]:
-        """Source frames with lost ones replaced by the last valid one, and the presence per frame."""
+    def _hold(self, source: FaceParams, new_shot: np.ndarray) -> tuple[FaceParams, np.ndarray]:
+        """Source frames with lost ones replaced by the last valid one, and the presence per frame.
+
+        After a cut that finds the source's face lost, the presence is 0 until the face returns, so
+        what is held from before the cut never shows.
+        """
         index = np.where(source.valid, np.arange(1, len(source) + 1), 0)
         filled = _concat(self._held, source)[np.maximum.accumulate(index)]
         self._held = filled[len(filled) - 1].copy()
         presence = np.empty(len(source), dtype=np.float32)
         for t, ok in enumerate(source.valid):  # a clipped ramp: each frame depends on the last
-            self._presence = min(1.0, self._presence + self._step) if ok else max(0.0, self._presence - self._step)
+            if new_shot[t]:
+                self._presence = 1.0 if ok else 0.0
+            else:
+                self._presence = min(1.0, self._presence + self._step) if ok else max(0.0, self._presence - self._step)
             presence[t] = self._presence
         return filled, smoothstep(presence).astype(np.float32)
 
@@ -541,13 +558,28 @@ class Recombiner:
         return frame.copy()
 
 
+def output_length(source: Track, target: Track, loop_source: bool = False) -> int:
+    """Frames of the output: the shorter clip's, or the target's when the source loops."""
+    return target.n_frames if loop_source else min(source.n_frames, target.n_frames)
+
+
+def output_cuts(source: Track, target: Track, loop_source: bool = False) -> np.ndarray:
+    """int64 output frames where a new shot starts in either clip: the target's cuts, the source's
+    (mapped onto the output's frames), and each restart of a looping source."""
+    n = output_length(source, target, loop_source)
+    source_frame = np.arange(n) % source.n_frames
+    from_source = np.isin(source_frame, source.cuts) | ((source_frame == 0) & (np.arange(n) > 0))
+    return np.union1d(target.cuts[target.cuts < n], np.flatnonzero(from_source)).astype(np.int64)
+
+
 def recombine(source: Track, target: Track, config: RecombineConfig = RecombineConfig(), loop_source: bool = False) -> FaceParams:
     """Output parameters (in the target's model) of a source clip driving a target clip, frame by frame.
 
-    Length: the shorter clip's, or the target's when `loop_source` (the source
-    restarts from its first frame). Frames are paired by index; fps are not
-    resampled.
+    Length: `output_length`. Frames are paired by index; fps are not resampled.
+    Shot cuts of both clips (`output_cuts`) restart the lost-face easing.
     """
-    n = target.n_frames if loop_source else min(source.n_frames, target.n_frames)
+    n = output_length(source, target, loop_source)
+    new_shot = np.zeros(n, dtype=bool)
+    new_shot[output_cuts(source, target, loop_source)] = True
     recombiner = Recombiner.from_tracks(source, target, config)
-    return recombiner(source.params[np.arange(n) % source.n_frames], target.params[:n])
+    return recombiner(source.params[np.arange(n) % source.n_frames], target.params[:n], new_shot)

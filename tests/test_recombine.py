@@ -17,6 +17,7 @@ from reenact.recombine import (
     RegionWeights,
     _sub_region_cores,
     neutral_frame,
+    output_cuts,
     recombine,
     region_masks,
     retarget_scale,
@@ -236,6 +237,42 @@ def test_lost_source_is_held_then_eased_back_to_the_target(source: Track, target
     # Back at 60: eased in again.
     np.testing.assert_allclose(out.translation[60:70], own[60:70] + eased[:, None] * (driven[60:70] - own[60:70]), atol=1e-3)
     assert out.valid.all()
+
+
+@slow
+def test_a_cut_ends_the_easing_at_once(source: Track, target: Track) -> None:
+    broken = dataclasses.replace(source, params=_with_invalid(source.params, slice(20, 40)))
+    config = RecombineConfig(ease_seconds=10 / target.fps, source_ref=neutral_frame(broken.model, broken.params))
+    cut_target = dataclasses.replace(target, cuts=np.array([25], dtype=np.int32))
+    out = recombine(broken, cut_target, config)
+    driven = recombine(source, target, config)
+    own = target.params[: len(out)]
+    # Before the cut: held and easing out. From the target's cut on: its own frame at once, no held face.
+    assert np.abs(out.translation[24] - own.translation[24]).max() > 1e-3
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(out, name)[25:40], getattr(own, name)[25:40], atol=1e-5, err_msg=name)
+    # A source cut where its face is back: the source drives from that frame, without easing in.
+    cut_source = dataclasses.replace(broken, cuts=np.array([40], dtype=np.int32))
+    back = recombine(cut_source, target, config)
+    np.testing.assert_allclose(back.translation[40:45], driven.translation[40:45], atol=1e-3)
+    eased = recombine(broken, target, config)
+    assert np.abs(eased.translation[40] - driven.translation[40]).max() > 1e-3
+
+
+def _timeline(n: int, cuts: list[int]) -> Track:
+    """A track of n frames with these cuts and nothing else (what `output_cuts` reads)."""
+    params = FaceParams(rotation=np.zeros((n, 3, 3)), translation=np.zeros((n, 2)), scale=np.ones(n),
+                        expression=np.zeros((n, 1)), gaze=np.zeros((n, 2, 2)), openness=np.zeros((n, 2)),
+                        valid=np.ones(n, dtype=bool))
+    return Track(params=params, model=None, landmarks=np.zeros((n, 1, 3)), fit_error=np.zeros(n),
+                 cuts=np.array(cuts, dtype=np.int32), fps=25.0, width=1, height=1)
+
+
+def test_output_cuts_map_both_clips_and_the_source_loop() -> None:
+    source, target = _timeline(10, [4]), _timeline(25, [7, 22])
+    assert output_cuts(source, target).tolist() == [4, 7]
+    # Looping, the source restarts at 10 and 20 and its cut comes again at 14 and 24.
+    assert output_cuts(source, target, loop_source=True).tolist() == [4, 7, 10, 14, 20, 22, 24]
 
 
 @slow

@@ -38,6 +38,7 @@ def bench_tracking() -> list[Row]:
     import cv2
 
     from reenact.pipeline.video_io import VideoWriter, read_frames
+    from reenact.tracking.cuts import CutDetector
     from reenact.tracking.filters import OneEuroFilter
     from reenact.tracking.fitting import fit_frames
     from reenact.tracking.landmarks import LandmarkDetector
@@ -76,6 +77,17 @@ def bench_tracking() -> list[Row]:
     filt = OneEuroFilter(TrackerConfig().landmark_filter)
     rows.append({"stage": "One Euro filter of 478 landmarks",
                  "ms_per_frame": median_ms(lambda: filt(one[0], 1 / 30), runs=500)})
+
+    def detect_cuts() -> None:  # every test of the cut detector over the clip, given its raw landmarks
+        detector = CutDetector()
+        for f, face in zip(frames, raw):
+            detector.picture_cut(f)
+            detector.add_face(face)
+        detector.cuts(track.landmarks, track.params.valid)
+
+    raw = [lm if ok else None for lm, ok in zip(track.landmarks, track.params.valid)]
+    rows.append({"stage": "shot-cut detector (histogram, face appearance, landmark jumps; 640x480)",
+                 "ms_per_frame": median_ms(detect_cuts, runs=5, warmup=1) / len(frames)})
     return rows
 
 

@@ -1,11 +1,26 @@
 """Shot-cut detection: where an edited clip jumps from one shot to the next.
 
-A cut changes the whole picture at once, so consecutive frames' colour
-histograms (hue-saturation, on a small copy of the frame) jump apart; within a
-shot, speech and head motion move them little. A cut is declared when the
-Bhattacharyya distance between consecutive frames' histograms exceeds a
-threshold, or exceeds a lower one while the tracked face also jumps in place or
-size (a cut between two shots of one scene).
+Two kinds of cut, two tests:
+
+- A **picture cut** joins two different clips: the whole picture changes at
+  once, so consecutive frames' colour histograms (hue-saturation, on a small
+  copy of the frame) jump apart. Decided as each frame arrives, so the
+  landmark tracker can restart before it looks at the new shot.
+- A **jump cut** removes a stretch of one take: same person, same background,
+  the face jumps a little in place, size and expression. The histogram barely
+  moves; the face does. Two measurements per frame pair: the raw landmarks
+  (before any smoothing) against the motion predicted from the neighbouring
+  frames, and the change of the face region's appearance. Neither is judged
+  by a fixed size (talking heads move at very different speeds) but against
+  the same measurement on the frames just before and just after: a cut is a
+  one-frame change several times larger than the motion on either side of it,
+  over most of the face at once. Looking at both sides is what tells a cut
+  from the start of a fast head turn (whose motion continues), taking the
+  median over landmarks and over the face's blocks is what tells it from a
+  blink or speech (which move a small part of the face), and the noise floors
+  keep a still face's jitter from counting. Jump cuts are found after the pass
+  over the clip (`jump_cuts`); the landmark tracker follows a face through
+  such a small jump without a restart.
 """
 
 from __future__ import annotations
@@ -15,6 +30,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from reenact.tracking.canonical_face import N_VERTICES
+from reenact.tracking.fitting import inter_ocular_distance
+
+PATCH = 32
+"""Side (px) of the grey face patch whose change between frames is measured."""
+GRID = 8
+"""The patch is measured in GRID x GRID blocks (of PATCH / GRID px each)."""
+LANDMARK_STRIDE = 4
+"""Every 4th mesh landmark is judged (117 points spread over the whole face: the same median, a quarter
+of the work)."""
+CHUNK = 1024
+"""Frames judged at once by `jump_cuts` (bounds its memory on long clips)."""
+
 
 @dataclass(frozen=True)
 class CutConfig:
@@ -22,16 +50,28 @@ class CutConfig:
 
     threshold: float = 0.35
     """Histogram distance (Bhattacharyya, 0..1) above which consecutive frames are different shots."""
-    face_threshold: float = 0.15
-    """Lower histogram distance that counts as a cut when the face also jumps."""
-    face_jump: float = 0.5
-    """Face jump, as a fraction of the inter-ocular distance (centre move or size change), that supports a cut."""
+    jump_ratio: float = 4.5
+    """A jump cut's change, as a multiple of the larger motion of the frames on either side, for landmarks
+    and face appearance together (their geometric mean): natural motion speeds up or slows down by a
+    factor of 2-3 from one frame to the next, not 4.5, over most of the face at once."""
+    window: int = 4
+    """Frames on each side whose median motion a jump is compared with (0.13-0.17 s: short enough for
+    the motion to be steady, long enough that one odd frame, a duplicate or a blink, does not set it)."""
+    min_side: int = 3
+    """Frames of the same shot with a face needed on each side before a jump can be judged."""
+    landmark_noise: float = 0.002
+    """Landmark jitter (fraction of the inter-ocular distance) that still faces show: added to the
+    reference motion so that jitter is never a jump."""
+    appearance_noise: float = 0.5
+    """Grey-level change (0..255, per block) that noise and compression give a still face."""
+    face_margin: float = 1.2
+    """The face region: the landmarks' bounding square, grown by this factor."""
 
 
 def frame_histogram(rgb: np.ndarray) -> np.ndarray:
     """Normalised 16x16 hue-saturation histogram of a frame (computed on a 64 px wide copy)."""
     h, w = rgb.shape[:2]
-    small = cv2.resize(rgb, (64, max(1, round(64 * h / w))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(_thinned(rgb, w // 128), (64, max(1, round(64 * h / w))), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 16], [0, 180, 0, 256])
     return cv2.normalize(hist, None, alpha=1.0, norm_type=cv2.NORM_L1)
@@ -42,39 +82,179 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
-def face_jump(previous: np.ndarray, current: np.ndarray) -> float:
-    """How far a face (478x3 landmarks, px) jumped between frames, in units of its inter-ocular distance.
+def face_box(landmarks: np.ndarray, frame_size: tuple[int, int], margin: float) -> tuple[int, int, int, int] | None:
+    """x0, y0, x1, y1 (px, clipped to the frame) of the square around 478x3 landmarks grown by `margin`;
+    None when less than a few pixels of it lie in the frame."""
+    xy = landmarks[:, :2]
+    centre = (xy.max(0) + xy.min(0)) / 2
+    half = margin * float((xy.max(0) - xy.min(0)).max()) / 2
+    w, h = frame_size
+    x0, y0 = max(0, round(centre[0] - half)), max(0, round(centre[1] - half))
+    x1, y1 = min(w, round(centre[0] + half)), min(h, round(centre[1] + half))
+    return (x0, y0, x1, y1) if x1 - x0 >= GRID and y1 - y0 >= GRID else None
 
-    The larger of the centre's move and the change of size.
-    """
-    def centre_and_size(points: np.ndarray) -> tuple[np.ndarray, float]:
-        xy = points[:, :2]
-        return xy.mean(0), float(np.linalg.norm(xy.max(0) - xy.min(0)))
 
-    c0, s0 = centre_and_size(previous)
-    c1, s1 = centre_and_size(current)
-    size = max(s0, 1e-6)
-    # A face's bounding-box diagonal is about 2.5 inter-ocular distances.
-    return max(float(np.linalg.norm(c1 - c0)), abs(s1 - s0)) / (size / 2.5)
+def appearance_change(previous: np.ndarray, current: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """float32 GRID*GRID mean absolute grey-level change per block of the face region `box` between two
+    uint8 RGB frames (the same box in both, so a moving face changes it too)."""
+    x0, y0, x1, y1 = box
+    step = min(x1 - x0, y1 - y0) // (2 * PATCH)
+    patches = [
+        cv2.resize(cv2.cvtColor(_thinned(frame[y0:y1, x0:x1], step), cv2.COLOR_RGB2GRAY), (PATCH, PATCH),
+                   interpolation=cv2.INTER_AREA)
+        for frame in (previous, current)
+    ]
+    diff = cv2.absdiff(*patches).astype(np.float32)
+    return cv2.resize(diff, (GRID, GRID), interpolation=cv2.INTER_AREA).reshape(-1)
+
+
+def _thinned(rgb: np.ndarray, step: int) -> np.ndarray:
+    """Every `step`-th pixel each way (contiguous): a cheap first shrink before an area-averaging resize
+    to a size still at least half the thinned one's, so the measurement stays an average of many pixels."""
+    return np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else rgb
 
 
 class CutDetector:
-    """Feed frames in order; each call says whether that frame starts a new shot."""
+    """Feed frames in order: `picture_cut` answers at once, `add_face` collects what `cuts` needs.
+
+    Per frame: `picture_cut(rgb)` before the landmarks are detected (so the
+    tracker can restart), then `add_face(landmarks)`. After the last frame,
+    `cuts(landmarks, valid)` gives every frame that starts a new shot.
+    """
 
     def __init__(self, config: CutConfig = CutConfig()) -> None:
         self.config = config
+        self._histogram: np.ndarray | None = None
         self._previous: np.ndarray | None = None
-        self.last_distance = 0.0
+        self._frame: np.ndarray | None = None
+        self._previous_face: np.ndarray | None = None
+        self._picture_cuts: list[int] = []
+        self._changes: list[np.ndarray] = []
 
-    def __call__(self, rgb: np.ndarray) -> bool:
-        """Whether `rgb` starts a new shot by the histogram test alone (the first frame never does)."""
-        hist = frame_histogram(rgb)
-        self.last_distance = 0.0 if self._previous is None else histogram_distance(self._previous, hist)
-        self._previous = hist
-        return self.last_distance > self.config.threshold
+    def picture_cut(self, rgb: np.ndarray) -> bool:
+        """Whether `rgb` starts a new shot by the histogram test (the first frame never does)."""
+        histogram = frame_histogram(rgb)
+        cut = self._histogram is not None and histogram_distance(self._histogram, histogram) > self.config.threshold
+        self._histogram = histogram
+        self._previous, self._frame = self._frame, rgb
+        if cut:
+            self._picture_cuts.append(len(self._changes))
+            self._previous_face = None
+        return cut
 
-    def confirms(self, previous_face: np.ndarray | None, face: np.ndarray | None) -> bool:
-        """Whether the last frame's weaker histogram change plus a face jump make a cut."""
-        if previous_face is None or face is None or self.last_distance <= self.config.face_threshold:
-            return False
-        return face_jump(previous_face, face) > self.config.face_jump
+    def add_face(self, landmarks: np.ndarray | None) -> None:
+        """The last frame's landmarks (478x3 px, or None): records how its face region changed since the
+        frame before."""
+        change = np.full(GRID * GRID, np.nan, dtype=np.float32)
+        if landmarks is not None and self._previous_face is not None and self._previous is not None:
+            h, w = self._frame.shape[:2]
+            box = face_box(self._previous_face, (w, h), self.config.face_margin)
+            if box is not None:
+                change = appearance_change(self._previous, self._frame, box)
+        self._changes.append(change)
+        self._previous_face = landmarks
+
+    def cuts(self, landmarks: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """int32 sorted frames that start a new shot: picture cuts and jump cuts (`jump_cuts`)."""
+        picture = np.array(self._picture_cuts, dtype=np.int64)
+        appearance = np.stack(self._changes) if self._changes else np.zeros((0, GRID * GRID), np.float32)
+        jumps = jump_cuts(landmarks, valid, appearance, picture, self.config)
+        return np.union1d(picture, jumps).astype(np.int32)
+
+
+def jump_cuts(
+    landmarks: np.ndarray, valid: np.ndarray, appearance: np.ndarray, picture_cuts: np.ndarray,
+    config: CutConfig = CutConfig(),
+) -> np.ndarray:
+    """int64 frames where a jump cut starts a new shot (see the module docstring).
+
+    landmarks: float Tx478x3 raw detections (px, NaN where no face); valid: bool T;
+    appearance: float32 Tx(GRID*GRID) per-block change of the face region from the frame before
+    (`appearance_change`, NaN where not measured); picture_cuts: frames already known to start shots.
+    """
+    n = len(valid)
+    if n < 2 * config.min_side + 2:
+        return np.zeros(0, dtype=np.int64)
+    shot = np.zeros(n, dtype=np.int64)
+    shot[picture_cuts[picture_cuts < n]] = 1
+    shot = np.cumsum(shot)
+    score = np.sqrt(np.maximum(landmark_jump(landmarks, valid, shot, config), 0)
+                    * np.maximum(appearance_jump(appearance, shot, config), 0))
+    score = np.nan_to_num(score)
+    found = []
+    for t in np.flatnonzero(score > config.jump_ratio):
+        nearby = score[max(0, t - 2) : t + 3]  # one cut per jump: the strongest frame of it
+        if score[t] == nearby.max():
+            found.append(int(t))
+    return np.array(found, dtype=np.int64)
+
+
+def landmark_jump(landmarks: np.ndarray, valid: np.ndarray, shot: np.ndarray, config: CutConfig) -> np.ndarray:
+    """float T: per frame t, the median over landmarks of how far each jumped from t-1 to t against the
+    motion predicted from its neighbours (the mean of its moves into t-1 and out of t), as a multiple of
+    the same residual on the frames around (`_against_sides`). NaN where not judged."""
+    n = len(valid)
+    iod = inter_ocular_distance(landmarks)
+    ok = valid & (iod > 0)
+    # Not the irises: a glance is a fast one-frame jump too.
+    mesh = landmarks[:, :N_VERTICES:LANDMARK_STRIDE, :2].astype(np.float32)
+    step = np.full(mesh.shape, np.nan, dtype=np.float32)
+    same = np.zeros(n, dtype=bool)
+    same[1:] = ok[1:] & ok[:-1] & (shot[1:] == shot[:-1])
+    step[1:][same[1:]] = ((mesh[1:] - mesh[:-1]) / iod[:-1, None, None])[same[1:]]
+    residual = np.full(mesh.shape[:2], np.nan, dtype=np.float32)
+    residual[1:-1] = np.linalg.norm(step[1:-1] - (step[:-2] + step[2:]) / 2, axis=-1)
+    # A jump at t also shows half-size in the residuals of t-1 and t+1: compare with frames beyond those.
+    return _against_sides(residual, shot, config.window, 1, config.landmark_noise, config.min_side)
+
+
+def appearance_jump(appearance: np.ndarray, shot: np.ndarray, config: CutConfig) -> np.ndarray:
+    """float T: per frame, the median over the face's blocks of its change from the frame before, as a
+    multiple of the same block's change on the frames around (`_against_sides`). NaN where not judged."""
+    return _against_sides(appearance, shot, config.window, 0, config.appearance_noise,
+                          config.min_side)
+
+
+def _against_sides(
+    values: np.ndarray, shot: np.ndarray, window: int, skip: int, noise: float, min_side: int
+) -> np.ndarray:
+    """Per frame t, median over elements of values[t] / (max(median before, median after) + noise).
+
+    values: TxN per-frame, per-element changes (NaN: not measured). "Before" is frames t-skip-window ..
+    t-skip-1, "after" t+skip+1 .. t+skip+window, each only within t's shot and needing `min_side` measured
+    frames; t itself does not count, nor the `skip` frames next to it.
+    """
+    n = len(values)
+    pad = skip + window
+    padded = np.full((n + 2 * pad, values.shape[1]), np.nan, dtype=np.float32)
+    padded[pad : pad + n] = values
+    shots = np.full(n + 2 * pad, -1)
+    shots[pad : pad + n] = shot
+    sides = (range(-pad, -skip), range(skip + 1, pad + 1))
+    ratio = np.full(n, np.nan)
+    for start in range(0, n, CHUNK):  # bounded memory on long clips
+        t = np.arange(start, min(n, start + CHUNK))
+        levels, enough = [], np.ones(len(t), dtype=bool)
+        for side in sides:
+            rows = np.stack([padded[pad + t + o] for o in side])  # window x frames x N
+            rows[np.stack([shots[pad + t + o] != shot[t] for o in side])] = np.nan
+            count = np.isfinite(rows).sum(0)  # frames are measured or not as a whole
+            enough &= count.max(1) >= min_side
+            levels.append(_median_of_finite(rows, count))
+        with np.errstate(invalid="ignore"):
+            chunk = np.median(padded[pad + t] / (np.fmax(levels[0], levels[1]) + noise), axis=1)
+        ratio[t] = np.where(enough, chunk, np.nan)
+    return ratio
+
+
+def _median_of_finite(rows: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of the finite entries (NaN where none): np.nanmedian, many times faster on
+    short windows (NaNs sort last, so the median is read at the finite entries' middle)."""
+    ordered = np.sort(rows, axis=0)
+    last = len(rows) - 1
+
+    def at(index: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(ordered, np.clip(index, 0, last)[None], axis=0)[0]
+
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, (at((count - 1) // 2) + at(count // 2)) / 2, np.nan)

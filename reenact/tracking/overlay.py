@@ -3,7 +3,8 @@
 Per frame: the fitted mesh as a wireframe (green), the head's axes from the nose
 tip (x red, y green, z blue), a gaze arrow from each iris (yellow, 4x the iris offset), and a line
 of text with yaw/pitch/roll, eye openness and the fit error. Frames without a
-face say so; the first frame of a new shot is marked CUT.
+face say so. The first frame of a new shot gets a red border, and "CUT at t s"
+stays up for half a second after it, long enough to be seen at full speed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from reenact.tracking.canonical_face import canonical_face
 
 NOSE_TIP = 4
 """Face Mesh landmark at the tip of the nose: where the head axes are drawn from."""
+CUT_LABEL_SECONDS = 0.5
+"""How long the CUT label stays up after a cut."""
+
+
+def latest_cut(track: Track, index: int) -> int | None:
+    """The cut that frame `index` follows by at most CUT_LABEL_SECONDS, or None."""
+    earlier = track.cuts[track.cuts <= index]
+    if len(earlier) and index - earlier[-1] < max(1, round(CUT_LABEL_SECONDS * track.fps)):
+        return int(earlier[-1])
+    return None
 
 
 def draw_frame(rgb: np.ndarray, track: Track, index: int, vertices: np.ndarray | None = None) -> np.ndarray:
@@ -31,8 +42,12 @@ def draw_frame(rgb: np.ndarray, track: Track, index: int, vertices: np.ndarray |
     thickness = max(1, round(h / 480))
     font = 0.4 * max(1.0, h / 480)
     params = track.params
-    if index in set(track.cuts.tolist()):
-        cv2.putText(out, "CUT", (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, font * 1.5, (255, 64, 64), thickness + 1)
+    cut = latest_cut(track, index)
+    if cut is not None:
+        if cut == index:
+            cv2.rectangle(out, (0, 0), (out.shape[1] - 1, h - 1), (255, 64, 64), 2 * thickness + 2)
+        cv2.putText(out, f"CUT at {cut / track.fps:.2f} s", (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, font * 1.5,
+                    (255, 64, 64), thickness + 1)
     if not params.valid[index]:
         cv2.putText(out, "no face", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 64, 64), thickness)
         return out

@@ -2,7 +2,9 @@
 
 Three steps, each usable alone: detect landmarks and shot cuts frame by frame
 (`detect_clip`), smooth them causally within each shot (`smooth_landmarks`),
-then build the subject's face model and fit every frame (`fit_track`).
+then build the subject's face model and fit every frame (`fit_track`). Every
+temporal filter restarts at the clip's cuts: detected ones (`cuts.py`) or
+those the user names (`cut_list.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from reenact.geometry import rotation_from_vector, rotation_to_vector
 from reenact.params import FaceModel, FaceParams, Track
 from reenact.pipeline.video_io import VideoReader
 from reenact.tracking.canonical_face import N_LANDMARKS
+from reenact.tracking.cut_list import AUTO, CutList
 from reenact.tracking.cuts import CutConfig, CutDetector
 from reenact.tracking.filters import OneEuroConfig, smooth_sequence
 from reenact.tracking.fitting import FitConfig, fit_clip, fit_error, fit_frames, scatter
@@ -35,6 +38,8 @@ class TrackerConfig:
 
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     cuts: CutConfig = field(default_factory=CutConfig)
+    cut_list: CutList = AUTO
+    """Where shots start: detected (auto), nowhere (none), or at the frames and times the user gave."""
     fit: FitConfig = field(default_factory=FitConfig)
     smooth: bool = True
     """Temporal filtering of landmarks and pose (causal; restarted at cuts and gaps)."""
@@ -62,27 +67,27 @@ class ClipLandmarks:
 
 
 def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: Progress | None = None) -> ClipLandmarks:
-    """Landmarks and shot cuts of every frame of a video (refused up front when too small to track a face in)."""
+    """Raw landmarks and shot cuts of every frame of a video (refused up front when too small to track a face in).
+
+    The landmark tracker restarts at picture cuts (decided as each frame comes) and at the user's cuts;
+    jump cuts are found once all frames are in, from the raw landmarks (see `cuts.py`).
+    """
     reader = VideoReader(path)
     if min(reader.width, reader.height) < MIN_SIDE:
         raise InputError(f"{path} is {reader.width}x{reader.height}: too small to track a face in "
                          f"(frames need at least {MIN_SIDE} px on each side)")
+    given = None if config.cut_list.detect else set(config.cut_list.resolve(reader.fps).tolist())
     cut_detector = CutDetector(config.cuts)
     frames_landmarks: list[np.ndarray | None] = []
-    cuts: list[int] = []
-    previous: np.ndarray | None = None
     with LandmarkDetector(config.landmarks) as detector:
         for i, rgb in enumerate(reader):
-            cut = cut_detector(rgb) and i > 0
-            if cut:
+            restart = cut_detector.picture_cut(rgb) if given is None else i in given
+            if restart:
                 detector.restart()
             face = detector.detect(rgb)
-            if not cut and i > 0 and cut_detector.confirms(previous, face):
-                cut = True
-            if cut:
-                cuts.append(i)
+            if given is None:
+                cut_detector.add_face(face)
             frames_landmarks.append(face)
-            previous = face
             if progress:
                 progress(1)
     if not frames_landmarks:
@@ -91,7 +96,11 @@ def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progr
     valid = np.array([f is not None for f in frames_landmarks])
     if valid.any():
         landmarks[valid] = np.stack([f for f in frames_landmarks if f is not None])
-    return ClipLandmarks(landmarks, valid, np.array(cuts, dtype=np.int32), reader.fps, reader.width, reader.height)
+    if given is None:
+        cuts = cut_detector.cuts(landmarks, valid)
+    else:
+        cuts = config.cut_list.resolve(reader.fps, len(frames_landmarks))
+    return ClipLandmarks(landmarks, valid, cuts, reader.fps, reader.width, reader.height)
 
 
 def smooth_landmarks(clip: ClipLandmarks, config: OneEuroConfig) -> np.ndarray:

@@ -122,8 +122,3 @@ def test_joined_clips_are_split_at_the_join(tmp_path, data):
             writer.write(frame)
     clip = detect_clip(path)
     assert clip.cuts.tolist() == [40]
-
-
-def test_continuous_clip_has_no_cut(detected):
-    for name in ["target_franck.mp4", "target_edtalk.mp4", "target_wojtek.mp4"]:
-        assert detected(name).cuts.tolist() == [], name

@@ -1,0 +1,191 @@
+"""Recall and precision of the shot-cut detector on synthetic jump cuts, and false cuts on untouched clips.
+
+    python tools/eval_cuts.py                 # every clip in $REENACT_DATA (13 min on 2 cores shared with training)
+    python tools/eval_cuts.py --keep out/cuts # also keep the built clips and the per-clip results
+
+A jump cut is what an editor leaves when a stretch of one continuous take is
+removed: same person, same background, the face jumps a little in place, size
+and expression. Each source clip below has `CUTS[name]` stretches of 0.3 to
+3 s removed at seeded random places (shots of at least `MIN_SHOT` s between
+them), re-encoded to H.264 in a temporary folder, and tracked like any clip.
+A detection counts when it is the first frame of the new shot, or one frame
+off. The untouched clips (continuous takes with speech, blinks, a big
+expression change and fast head turns) must yield no cut at all, apart from
+the jump cuts the footage itself already holds (`KNOWN_CUTS`, checked by eye).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reenact.pipeline.video_io import VideoWriter, read_frames
+from reenact.sample_data import data_dir
+
+CUTS = {"target_franck.mp4": 16, "target_edtalk.mp4": 10, "drive_d3.mp4": 4, "drive_d9.mp4": 6,
+        "drive_d10.mp4": 5, "drive_d12.mp4": 2}
+"""Jump cuts made in each source clip."""
+UNTOUCHED = ["target_franck.mp4", "target_edtalk.mp4", "drive_d0.mp4", "drive_d3.mp4", "drive_d9.mp4",
+             "drive_d10.mp4", "drive_d12.mp4", "drive_d19.mp4"]
+"""Clips run as they are."""
+KNOWN_CUTS: dict[str, list[int]] = {}
+"""Jump cuts already in the footage (first frame of each new shot), which the detector should find."""
+GAP_SECONDS = (0.3, 3.0)
+"""Length of each removed stretch."""
+MIN_SHOT = 1.0
+"""Shortest shot (s) left between two cuts."""
+TOLERANCE = 1
+"""A detection within this many frames of a true cut counts as finding it."""
+SEED = 13
+
+
+@dataclass
+class JumpCutClip:
+    """A clip with stretches removed: which source frames were kept, and where the new shots start."""
+
+    kept: np.ndarray
+    """int source frame index of every output frame."""
+    cuts: np.ndarray
+    """int output frames that start a new shot."""
+
+
+def plan_jump_cuts(n_frames: int, fps: float, n_cuts: int, rng: np.random.Generator) -> JumpCutClip:
+    """Remove `n_cuts` stretches of GAP_SECONDS from a clip of `n_frames`, with shots of at least MIN_SHOT."""
+    min_shot = round(MIN_SHOT * fps)
+    lo, hi = (round(s * fps) for s in GAP_SECONDS)
+    for _ in range(1000):
+        gaps = rng.integers(lo, hi + 1, n_cuts)
+        spare = n_frames - gaps.sum() - (n_cuts + 1) * min_shot
+        if spare >= 0:
+            break
+    else:
+        raise ValueError(f"{n_frames} frames cannot hold {n_cuts} jump cuts")
+    extra = np.diff(np.concatenate([[0], np.sort(rng.integers(0, spare + 1, n_cuts + 1))]))
+    shots = min_shot + extra
+    kept, cuts, start = [], [], 0
+    for i, shot in enumerate(shots):
+        if i:
+            cuts.append(len(kept))
+        kept.extend(range(start, start + shot))
+        start += shot + (gaps[i] if i < n_cuts else 0)
+    return JumpCutClip(np.array(kept), np.array(cuts))
+
+
+def build_clip(frames: np.ndarray, fps: float, plan: JumpCutClip, path: Path) -> None:
+    """Write the planned frames as an H.264 clip."""
+    h, w = frames.shape[1:3]
+    with VideoWriter(path, fps, w, h) as writer:
+        for i in plan.kept:
+            writer.write(frames[i])
+
+
+def score(found: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
+    """(true cuts found, detections that match no true cut), matching each within TOLERANCE frames."""
+    unmatched = list(found.tolist())
+    hits = 0
+    for cut in truth.tolist():
+        near = [f for f in unmatched if abs(f - cut) <= TOLERANCE]
+        if near:
+            hits += 1
+            unmatched.remove(min(near, key=lambda f: abs(f - cut)))
+    return hits, len(unmatched)
+
+
+def jump_size(landmarks: np.ndarray, cut: int) -> float:
+    """How far the face moved across a cut: median landmark displacement, % of the inter-ocular distance."""
+    from reenact.tracking.fitting import inter_ocular_distance
+
+    before, after = landmarks[cut - 1], landmarks[cut]
+    iod = float(inter_ocular_distance(before[None])[0])
+    return 100 * float(np.median(np.linalg.norm(after[:, :2] - before[:, :2], axis=-1))) / iod
+
+
+@dataclass
+class ClipResult:
+    name: str
+    frames: int
+    fps: float
+    truth: list[int]
+    found: list[int]
+    hits: int
+    false: int
+    jumps: list[float]
+    """jump_size of each true cut (NaN where a side has no face)."""
+
+
+def run_clip(name: str, path: Path, truth: np.ndarray) -> ClipResult:
+    from reenact.tracking.tracker import detect_clip
+
+    clip = detect_clip(path)
+    hits, false = score(clip.cuts, truth)
+    jumps = [jump_size(clip.landmarks, c) if clip.valid[c - 1] and clip.valid[c] else float("nan") for c in truth]
+    return ClipResult(name, len(clip.valid), clip.fps, truth.tolist(), clip.cuts.tolist(), hits, false, jumps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", type=Path, help="folder to keep the built clips and results.json in")
+    parser.add_argument("--only", nargs="*", help="clip names to run (default: all)")
+    args = parser.parse_args()
+    data = data_dir()
+    rng = np.random.default_rng(SEED)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        synthetic, untouched = [], []
+        for name, n_cuts in CUTS.items():
+            frames, fps = read_frames(data / name)
+            plan = plan_jump_cuts(len(frames), fps, n_cuts, rng)  # drawn for every clip, so --only keeps the plans
+            if args.only and name not in args.only:
+                continue
+            path = folder / f"jumpcuts_{Path(name).stem}.mp4"
+            build_clip(frames, fps, plan, path)
+            del frames
+            synthetic.append(run_clip(name, path, plan.cuts))
+        for name in UNTOUCHED:
+            if args.only and name not in args.only:
+                continue
+            untouched.append(run_clip(name, data / name, np.array(KNOWN_CUTS.get(name, []), dtype=np.int64)))
+    seconds = time.perf_counter() - started
+
+    print("Synthetic jump cuts (0.3-3 s removed; a hit is the new shot's first frame, +-1):")
+    print("| clip | frames | cuts | found | missed (frame: jump % IOD) | false |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in synthetic:
+        missed = [f"{c}: {j:.1f}" for c, j in zip(r.truth, r.jumps)
+                  if not any(abs(f - c) <= TOLERANCE for f in r.found)]
+        print(f"| {r.name} | {r.frames} | {len(r.truth)} | {r.hits} | {', '.join(missed) or '-'} | {r.false} |")
+    cuts = sum(len(r.truth) for r in synthetic)
+    hits = sum(r.hits for r in synthetic)
+    detections = sum(len(r.found) for r in synthetic)
+    if cuts:
+        print(f"recall {hits}/{cuts} = {hits / cuts:.1%}, precision {hits}/{detections} = "
+              f"{hits / max(1, detections):.1%}")
+    all_jumps = np.array([j for r in synthetic for j in r.jumps])
+    found_jumps = np.array([j for r in synthetic for c, j in zip(r.truth, r.jumps)
+                            if any(abs(f - c) <= TOLERANCE for f in r.found)])
+    if len(all_jumps):
+        print(f"jump across a cut, % IOD: all cuts median {np.nanmedian(all_jumps):.1f}, "
+              f"found median {np.nanmedian(found_jumps) if len(found_jumps) else float('nan'):.1f}")
+    print("\nUntouched clips (continuous takes): every cut found there is listed")
+    print("| clip | frames | cuts found (frame @ time) |")
+    print("| --- | --- | --- |")
+    for r in untouched:
+        listed = ", ".join(f"{f} @ {f / r.fps:.2f} s" + (" (known)" if f in r.truth else "") for f in r.found)
+        print(f"| {r.name} | {r.frames} | {listed or 'none'} |")
+    false = sum(r.false for r in untouched)
+    print(f"false cuts on untouched clips: {false} in {sum(r.frames for r in untouched)} frames; {seconds:.0f} s")
+    if args.keep:
+        (args.keep / "results.json").write_text(json.dumps(
+            {"synthetic": [r.__dict__ for r in synthetic], "untouched": [r.__dict__ for r in untouched]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
