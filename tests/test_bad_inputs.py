@@ -629,11 +629,11 @@ def test_a_stage_failing_now_and_then_drops_those_frames_and_counts_them(capsys,
     generate = Generate.__call__
     calls = [0]
 
-    def flaky(self, frames):
+    def flaky(self, frames, targets=None):
         calls[0] += 1
         if calls[0] % 2 == 1:  # every other frame (the first included: a loaded machine may generate few)
             raise RuntimeError("simulated hiccup")
-        return generate(self, frames)
+        return generate(self, frames, targets)
 
     monkeypatch.setattr(Generate, "__call__", flaky)
     code, stdout, err = cli(capsys, "live", "--model", random_model.path, "--camera", data / CLIP,

@@ -57,6 +57,8 @@ class Trainer:
             [*self.discriminator.parameters(), *self.temporal.parameters()], config.lr_discriminator, config.betas
         )
         self.step = 0
+        self.mask_seed = config.seed
+        """Seeds the edit masks with the step: part of the state, so a resumed run draws the masks it would have."""
         if distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -84,7 +86,7 @@ class Trainer:
         adversarial = self.step >= self.config.adv_start
         inputs = batch.conditioning
         if self.network.generator.context:
-            draw = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
+            draw = torch.Generator().manual_seed(self.mask_seed * 1_000_003 + self.step)
             masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw)
             inputs = generator_input(batch.conditioning, batch.real, masks)
         with self._autocast():
@@ -169,9 +171,10 @@ class Trainer:
             "generator": self.generator, "discriminator": self.discriminator, "temporal": self.temporal,
             "ema": self.ema, "opt_g": self.opt_g, "opt_d": self.opt_d,
         }
-        return {"step": self.step} | {name: m.state_dict() for name, m in modules.items()}
+        return {"step": self.step, "mask_seed": self.mask_seed} | {name: m.state_dict() for name, m in modules.items()}
 
     def load_state_dict(self, state: dict) -> None:
         for name in ("generator", "discriminator", "temporal", "ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step = int(state["step"])
+        self.mask_seed = int(state.get("mask_seed", self.mask_seed))

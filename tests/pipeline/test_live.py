@@ -128,11 +128,11 @@ def test_a_failing_frame_is_reported_and_a_failing_stage_stops_the_run(random_mo
     generate = Generate.__call__
     count = [0]
 
-    def flaky(self, frames):
+    def flaky(self, frames, targets=None):
         count[0] += 1
         if count[0] % 4 == 0:
             raise RuntimeError("simulated backend hiccup")
-        return generate(self, frames)
+        return generate(self, frames, targets)
 
     monkeypatch.setattr(Generate, "__call__", flaky)
     lines = []
@@ -140,7 +140,7 @@ def test_a_failing_frame_is_reported_and_a_failing_stage_stops_the_run(random_mo
     assert summary.failed > 0 and summary.rendered > 10
     assert sum("simulated backend hiccup" in line for line in lines) == 1  # reported once, counted after
 
-    def broken(self, frames):
+    def broken(self, frames, targets=None):
         raise RuntimeError("simulated broken backend")
 
     monkeypatch.setattr(Generate, "__call__", broken)

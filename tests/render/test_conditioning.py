@@ -66,7 +66,7 @@ def test_gaze_moves_only_the_eye_map(d0_track):
     looked = params.copy()
     looked.gaze = looked.gaze + np.array([0.35, 0.1], dtype=np.float32)
     before, after = renderer.render(params, matrix), renderer.render(looked, matrix)
-    eyes = CHANNELS.index("eyes")
+    eyes = CHANNELS.index("openings")
     assert torch.equal(before.images[:eyes], after.images[:eyes])
     assert torch.equal(before.face_mask, after.face_mask) and torch.equal(before.region_mask, after.region_mask)
     assert not torch.equal(before.images[eyes], after.images[eyes])
