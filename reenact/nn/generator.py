@@ -43,8 +43,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 CONTEXT_CHANNELS = 4
-"""Input channels the context takes when `GeneratorConfig.context` is set: masked crop RGB and the mask
-(mirrors `reenact.render.edit_mask.CONTEXT_CHANNELS`; kept apart so the networks need not import the renderer)."""
+"""Input channels the context takes when `GeneratorConfig.context` is set: masked crop RGB and the mask (the
+layout `reenact.render.edit_mask.generator_input` makes)."""
+
+
+def input_channels(stack: int, context: bool) -> int:
+    """A generator's in_channels for a conditioning stack of `stack` channels, with or without context."""
+    return stack + CONTEXT_CHANNELS * context
 FACE_PRESENT = -0.9
 """A correspondence value above this is a face pixel (the renderer's BACKGROUND is -1, its face values >= -0.8)."""
 

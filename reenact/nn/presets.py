@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from reenact.nn.discriminator import DiscriminatorConfig, TemporalDiscriminatorConfig
-from reenact.nn.generator import CONTEXT_CHANNELS, GeneratorConfig
+from reenact.nn.generator import CONTEXT_CHANNELS, GeneratorConfig, input_channels
 
 DEFAULT_WINDOW = 5
 """W: conditioning frames per generator input (current and W-1 previous); mirrors the default of
@@ -62,7 +62,7 @@ class NetworkPreset:
 
     def __post_init__(self) -> None:
         stack = self.window * self.channels
-        generator_in = stack + CONTEXT_CHANNELS * self.generator.context
+        generator_in = input_channels(stack, self.generator.context)
         if self.generator.in_channels != generator_in or self.discriminator.cond_channels != stack:
             raise ValueError(
                 f"preset {self.name!r}: generator in_channels ({self.generator.in_channels}) must be window x channels "
@@ -95,7 +95,7 @@ class NetworkPreset:
             self,
             window=window,
             channels=channels,
-            generator=replace(self.generator, in_channels=stack + CONTEXT_CHANNELS * self.generator.context),
+            generator=replace(self.generator, in_channels=input_channels(stack, self.generator.context)),
             discriminator=replace(self.discriminator, cond_channels=stack),
             temporal=replace(self.temporal, per_frame=replace(self.temporal.per_frame, cond_channels=channels)),
         )
@@ -111,7 +111,7 @@ def _preset(
         size=size,
         window=DEFAULT_WINDOW,
         channels=DEFAULT_CHANNELS,
-        generator=replace(generator, in_channels=stack + CONTEXT_CHANNELS * generator.context),
+        generator=replace(generator, in_channels=input_channels(stack, generator.context)),
         discriminator=replace(discriminator, cond_channels=stack),
         temporal=TemporalDiscriminatorConfig(frames, replace(discriminator, cond_channels=DEFAULT_CHANNELS)),
     )

@@ -30,8 +30,6 @@ from torch.nn import functional as F
 from reenact.edits import LookAt, SetEyeOpenness, Smile, TurnHead
 from reenact.recombine import SUB_REGIONS, Component, RecombineConfig
 
-CONTEXT_CHANNELS = 4
-"""Channels the context adds to the generator's input: the masked crop (RGB) and the mask itself."""
 MASKED_VALUE = 0.0
 """Value of the context's RGB inside the mask (mid-grey in [-1, 1]: no colour to copy)."""
 TRAIN_FULL_FACE = 0.5

@@ -17,7 +17,7 @@ import torch
 from reenact import __version__
 from reenact.model_folder import ModelFolder, ModelInfo
 from reenact.nn.export import export_generator
-from reenact.nn.generator import CONTEXT_CHANNELS, Generator, build_generator
+from reenact.nn.generator import CONTEXT_CHANNELS, Generator, build_generator, input_channels
 from reenact.nn.presets import get_preset
 from reenact.render.crop import CropConfig
 from reenact.runtime.backend import Backend
@@ -31,7 +31,7 @@ def write_generator_folder(path: str | os.PathLike, generator: Generator, preset
     folder.path.mkdir(parents=True, exist_ok=True)
     network = get_preset(preset)
     stack = network.window * network.channels
-    if generator.config.in_channels != stack + CONTEXT_CHANNELS * generator.config.context:
+    if generator.config.in_channels != input_channels(stack, generator.config.context):
         raise ValueError(
             f"generator takes {generator.config.in_channels} channels, preset {preset!r} stacks "
             f"{network.window} x {network.channels}" + (f" (+ {CONTEXT_CHANNELS} of context)" if generator.config.context else "")

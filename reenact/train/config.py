@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from reenact.nn.generator import CONTEXT_CHANNELS
+from reenact.nn.generator import input_channels
 from reenact.nn.presets import NetworkPreset, get_preset
 
 
@@ -124,7 +124,7 @@ def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPrese
     """The network preset of `config` with its overrides, sized for the conditioning layout (W frames of C channels)."""
     preset = get_preset(config.preset)
     stack = preset.window * preset.channels
-    generator = replace(preset.generator, context=config.context, in_channels=stack + CONTEXT_CHANNELS * config.context)
+    generator = replace(preset.generator, context=config.context, in_channels=input_channels(stack, config.context))
     if config.texture_channels is not None:
         generator = replace(generator, texture_channels=config.texture_channels)
     discriminator, temporal = preset.discriminator, preset.temporal
