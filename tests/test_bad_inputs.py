@@ -93,19 +93,24 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
     return path
 
 
+def _encode(container, stream, frames: list[np.ndarray], fps: int) -> None:
+    """Encode RGB frames at one frame per 1/fps into `stream` of an open PyAV `container`, and flush it."""
+    for i, frame in enumerate(frames):
+        out = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        out.pts, out.time_base = i, Fraction(1, fps)
+        for packet in stream.encode(out):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def write_odd_sized(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     """Frames of an odd width and height, as they are (4:4:4 H.264 takes any size; our writer's 4:2:0 does not)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv444p"
-        for i, frame in enumerate(frames):
-            out = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            out.pts, out.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(out):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _encode(container, stream, frames, fps)
     return path
 
 
@@ -116,13 +121,7 @@ def write_rotated(path: Path, upright: list[np.ndarray], fps: int = 25) -> Path:
         stream.height, stream.width = upright[0].shape[1], upright[0].shape[0]
         stream.pix_fmt = "yuv420p"
         stream.set_display_rotation(90)  # counter-clockwise, as a player applies it
-        for i, frame in enumerate(upright):
-            out = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame, -1)), format="rgb24")
-            out.pts, out.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(out):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _encode(container, stream, [np.rot90(frame, -1) for frame in upright], fps)
     return path
 
 
