@@ -70,12 +70,12 @@ def _model_files(folder) -> dict[str, Path]:
 def cmd_track(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from reenact.pipeline.video_io import VideoReader, VideoWriter
+    from reenact.tracking.cut_list import parse_cuts
     from reenact.tracking.fitting import inter_ocular_distance
     from reenact.tracking.landmarks import LandmarkConfig
-    from reenact.tracking.cut_list import parse_cuts
     from reenact.tracking.overlay import overlay_frames
     from reenact.tracking.tracker import TrackerConfig, track_video
+    from reenact.video_io import VideoReader, VideoWriter
 
     if args.face < 0:
         raise ReenactError(f"--face must be 0 or more (0 = the largest face), got {args.face}")
@@ -190,10 +190,10 @@ def cmd_condition(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from reenact.pipeline.video_io import VideoReader, VideoWriter
     from reenact.render.conditioning import ConditioningConfig, condition_clip
     from reenact.render.crop import CropConfig
     from reenact.render.preview import conditioning_panels, draw_window, side_by_side
+    from reenact.video_io import VideoReader, VideoWriter
 
     target = _load_track(args.target, "target")
     source = _load_track(args.source, "source") if args.source else None
@@ -309,9 +309,9 @@ def _target_track(folder, clip: Path, cuts=None):
 def _track_clip(clip: Path, desc: str = "tracking source", model=None, cuts=None):
     """Track a clip with a progress bar (fitted against `model` when given; shot cuts as `cuts`, a
     `CutList`, says: detected when None)."""
-    from reenact.pipeline.video_io import VideoReader
     from reenact.tracking.cut_list import AUTO
     from reenact.tracking.tracker import TrackerConfig, track_video
+    from reenact.video_io import VideoReader
 
     with _progress_bar(VideoReader(clip).n_frames, desc) as bar:
         return track_video(clip, TrackerConfig(cut_list=cuts or AUTO), progress=bar.update, model=model)
@@ -325,11 +325,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reenact.pipeline.label import provenance, synthetic_metadata
     from reenact.pipeline.offline import OfflineConfig, rerender_clip
     from reenact.pipeline.stages import Composite, Conditioner, Generate
-    from reenact.pipeline.video_io import VideoReader
     from reenact.recombine import output_cuts
     from reenact.render.blend import BlendConfig
     from reenact.render.edit_mask import edit_regions
     from reenact.tracking.cut_list import parse_cuts
+    from reenact.video_io import VideoReader
 
     source_path = getattr(args, "source", None)
     target_cuts = parse_cuts(args.cuts)
@@ -394,7 +394,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from reenact.eval.report import VIDEO, write_report
     from reenact.model_folder import open_model
     from reenact.pipeline.stages import Generate
-    from reenact.pipeline.video_io import VideoReader
+    from reenact.video_io import VideoReader
 
     folder = open_model(args.model)
     reports = {f"-o {args.output}'s {name}": args.output / name
@@ -479,9 +479,9 @@ DEMO_SIZE = 128
 def cmd_demo(args: argparse.Namespace) -> int:
     """Track, train, re-render and evaluate, each step the same code path as its own command."""
     from reenact.model_folder import MODEL_JSON, file_hash
-    from reenact.pipeline.video_io import VideoReader
     from reenact.train.config import train_preset
     from reenact.train.run import train_target
+    from reenact.video_io import VideoReader
 
     out: Path = args.output
     _check_outputs({"-o": out, f"-o {out}'s result.mp4": out / "result.mp4",

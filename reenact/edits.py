@@ -17,17 +17,12 @@ from functools import cached_property
 
 import numpy as np
 
+from reenact.errors import SettingError
 from reenact.geometry import euler_degrees, rotation_from_euler
 from reenact.params import FaceParams, Track
-from reenact.recombine import (
-    SUB_REGIONS,
-    mouth_corners,
-    reference_frame,
-    region_masks,
-    smoothstep,
-    widen_range,
-)
+from reenact.recombine import reference_frame, smoothstep, widen_range
 from reenact.tracking.canonical_face import canonical_face
+from reenact.tracking.face_regions import SUB_REGIONS, mouth_corners, region_masks
 
 EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: np.clip(x, 0.0, 1.0),
@@ -66,11 +61,11 @@ class Timing:
 
     def __post_init__(self) -> None:
         if self.start < 0 or self.end < self.start:
-            raise ValueError(f"timing needs 0 <= start <= end, got start={self.start}, end={self.end}")
+            raise SettingError(f"timing needs 0 <= start <= end, got start={self.start}, end={self.end}")
         if self.release is not None and self.release < self.end:
-            raise ValueError(f"release ({self.release}) must not come before end ({self.end})")
+            raise SettingError(f"release ({self.release}) must not come before end ({self.end})")
         if self.easing not in EASINGS:
-            raise ValueError(f"unknown easing {self.easing!r}; expected one of {', '.join(EASINGS)}")
+            raise SettingError(f"unknown easing {self.easing!r}; expected one of {', '.join(EASINGS)}")
 
     def weights(self, frames: np.ndarray) -> np.ndarray:
         """float32 share of the edit, 0..1, at each frame index."""
@@ -90,7 +85,7 @@ class Timing:
 
 def _check_eye(eye: str) -> None:
     if eye not in EYES:
-        raise ValueError(f"unknown eye {eye!r}; expected one of {', '.join(EYES)}")
+        raise SettingError(f"unknown eye {eye!r}; expected one of {', '.join(EYES)}")
 
 
 @dataclass(frozen=True)
@@ -131,7 +126,7 @@ class SetEyeOpenness:
     def __post_init__(self) -> None:
         _check_eye(self.eye)
         if self.openness < 0:
-            raise ValueError(f"openness must be >= 0, got {self.openness}")
+            raise SettingError(f"openness must be >= 0, got {self.openness}")
 
     def apply(self, out: FaceParams, weight: np.ndarray, editor: Editor) -> None:
         eyes = EYES[self.eye]
@@ -170,7 +165,7 @@ class Editor:
         """`track`: the target's (training) track; `reference`: its neutral frame (None: the most neutral);
         `clamp`: keep edited coefficients within the range seen in the track, widened by `clamp_margin`."""
         if clamp_margin < 0:
-            raise ValueError(f"clamp_margin must be >= 0, got {clamp_margin}")
+            raise SettingError(f"clamp_margin must be >= 0, got {clamp_margin}")
         self.model = track.model
         self.clip = track.params
         self.reference = reference_frame(track.model, track.params, reference)
@@ -182,9 +177,9 @@ class Editor:
         running frame count). Edits act in order on valid frames; invalid frames stay invalid."""
         for edit in edits:
             if not isinstance(edit, EDIT_TYPES):
-                raise ValueError(f"not an edit: {edit!r}; expected one of {', '.join(t.__name__ for t in EDIT_TYPES)}")
+                raise SettingError(f"not an edit: {edit!r}; expected one of {', '.join(t.__name__ for t in EDIT_TYPES)}")
         if params.expression.shape[1:] != (self.model.n_components,):
-            raise ValueError(
+            raise SettingError(
                 f"params have {params.expression.shape[1:]} coefficients, the target model has {self.model.n_components}"
             )
         out = params.copy()
@@ -227,7 +222,7 @@ class Editor:
         travel = float(self.reference.openness[0, eye] - self.clip.openness[closed, eye])
         if travel < MIN_LID_TRAVEL:
             name = ("right", "left")[eye]
-            raise ValueError(
+            raise SettingError(
                 f"the target's clip never closes its {name} eye (openness drops by {travel:.3f} at most, "
                 f"need {MIN_LID_TRAVEL}), so its eyelid motion cannot be learnt; use a clip with blinks"
             )
@@ -259,7 +254,7 @@ class Editor:
         reach = self.model.basis[:, corners].reshape(self.model.n_components, 6)
         achieved = float(((direction @ reach).reshape(2, 3) * motion).sum(1).mean())
         if achieved <= 1e-3:
-            raise ValueError("the target's expression basis cannot raise the mouth corners: its clip shows no smile")
+            raise SettingError("the target's expression basis cannot raise the mouth corners: its clip shows no smile")
         offsets = (self.clip.expression[self.clip.valid] - self.reference.expression) @ reach
         raise_cm = (offsets.reshape(-1, 2, 3) * motion).sum(-1).mean(1)
         scale = max(float(np.percentile(raise_cm, 98)), MIN_SMILE_CM)

@@ -29,5 +29,8 @@ class OutputError(ReenactError):
     """An output cannot be written (folder missing or not writable, disk full); existing files are kept."""
 
 
-class SettingError(ReenactError):
-    """A setting the user gave is malformed or out of range; the message shows the accepted form."""
+class SettingError(ReenactError, ValueError):
+    """A setting the user gave is malformed or out of range; the message shows the accepted form.
+
+    Also a `ValueError`, what a bad argument is to Python callers of the library: configs raise it in their
+    own checks, and the CLI reports it as one line like every other `ReenactError`."""

@@ -33,7 +33,7 @@ from reenact.model_folder import GENERATOR_ONNX, GENERATOR_WEIGHTS, MODEL_JSON, 
 from reenact.pipeline.capture import FileCamera
 from reenact.pipeline.label import METADATA_KEY, read_metadata
 from reenact.pipeline.stages import Generate
-from reenact.pipeline.video_io import VideoReader, VideoWriter
+from reenact.video_io import VideoReader, VideoWriter
 
 av = pytest.importorskip("av", reason="building the bad videos needs PyAV")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reenact.pipeline.video_io import VideoReader
+from reenact.video_io import VideoReader
 from tests.test_cli_track import assert_one_clear_line, run_cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reenact.pipeline.label import read_metadata
-from reenact.pipeline.video_io import VideoReader
+from reenact.video_io import VideoReader
 from tests.test_cli_track import assert_one_clear_line, run_cli
 
 

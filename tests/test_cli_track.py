@@ -7,7 +7,7 @@ import pytest
 
 from reenact.cli import EXIT_USER_ERROR, main
 from reenact.params import Track
-from reenact.pipeline.video_io import VideoReader, VideoWriter
+from reenact.video_io import VideoReader, VideoWriter
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

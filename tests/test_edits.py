@@ -18,8 +18,9 @@ from reenact.edits import (
 )
 from reenact.geometry import euler_degrees
 from reenact.params import FaceParams, Track
-from reenact.recombine import mouth_corners, widen_range
+from reenact.recombine import widen_range
 from reenact.tracking.canonical_face import canonical_face
+from reenact.tracking.face_regions import mouth_corners
 
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")

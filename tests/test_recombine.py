@@ -10,20 +10,17 @@ import pytest
 from reenact.geometry import euler_degrees
 from reenact.params import FaceParams, Track
 from reenact.recombine import (
-    SUB_REGIONS,
     Component,
     RecombineConfig,
     Recombiner,
     RegionWeights,
-    _sub_region_cores,
-    neutral_frame,
     output_cuts,
     recombine,
-    region_masks,
     retarget_scale,
     vertex_weights,
     widen_range,
 )
+from reenact.tracking.face_regions import SUB_REGIONS, _sub_region_cores, neutral_frame, region_masks
 
 slow = pytest.mark.slow
 FIELDS = ("rotation", "translation", "scale", "expression", "gaze", "openness")

@@ -37,12 +37,12 @@ def bench_tracking() -> list[Row]:
     """Landmark detection and fitting per frame, and `reenact track` end to end, at 640x480."""
     import cv2
 
-    from reenact.pipeline.video_io import VideoWriter, read_frames
     from reenact.tracking.cuts import CutDetector
     from reenact.tracking.filters import OneEuroFilter
     from reenact.tracking.fitting import fit_frames
     from reenact.tracking.landmarks import LandmarkDetector
     from reenact.tracking.tracker import TrackerConfig, track_video
+    from reenact.video_io import VideoWriter, read_frames
 
     frames, fps = read_frames(DATA / "drive_d9.mp4")  # 512x480 talking head
     frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_LINEAR) for f in frames[:300]]

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.pipeline.video_io import VideoWriter, read_frames
 from reenact.sample_data import data_dir
+from reenact.video_io import VideoWriter, read_frames
 
 CUTS = {"target_franck.mp4": 16, "target_edtalk.mp4": 10, "drive_d3.mp4": 4, "drive_d9.mp4": 6,
         "drive_d10.mp4": 5, "drive_d12.mp4": 2}

@@ -28,11 +28,11 @@ import torch
 from reenact.errors import InputError
 from reenact.nn.generator import context_weight
 from reenact.params import FaceModel, FaceParams, place
-from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import iris_centres
 from reenact.render.crop import apply_affine, warp_to_crop
 from reenact.render.rasterizer import interpolate, rasterize
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
+from reenact.video_io import VideoReader
 
 Progress = Callable[[int], object]
 """Called with the number of frames just processed."""

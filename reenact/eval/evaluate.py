@@ -41,27 +41,24 @@ from reenact.eval.baselines import NearestFrames, crop_points, over_context, rea
 from reenact.eval.fidelity import ERRORS, Fidelity, FidelityConfig, Retracker, compare_to_params
 from reenact.eval.metrics import image_scores, pair_flicker
 from reenact.eval.report import ComparisonVideo
+from reenact.eval.results import IMAGE_METRICS, REGIONS, EvalResult, MethodScores
 from reenact.model_folder import ModelFolder, ModelInfo, file_hash, load_generator
-from reenact.pipeline.stages import model_input
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.video_io import VideoReader
-from reenact.recombine import SUB_REGIONS, RecombineConfig, recombine
+from reenact.pipeline.stages import model_input
+from reenact.recombine import RecombineConfig, recombine
 from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
 from reenact.render.crop import crop_matrix, follow_clip, warp_to_crop
 from reenact.render.edit_mask import EditMaskConfig
 from reenact.render.preview import to_uint8
 from reenact.tracking.canonical_face import N_LANDMARKS
+from reenact.tracking.face_regions import SUB_REGIONS
 from reenact.tracking.fitting import fit_frames, scatter
+from reenact.video_io import VideoReader
 
 Renderer = Callable[[ConditionedFrame, np.ndarray], np.ndarray]
 """One frame's conditioning and its target frame (uint8 H x W x 3, the context) in, the generated uint8
 S x S x 3 crop out: any backend can be evaluated."""
 
-REGIONS = ("edit", "eyes", "mouth")
-"""Masks scored besides the crop and the face."""
-IMAGE_METRICS = ("psnr", "psnr_face", "ssim", "ssim_face", "l1", "sharpness",
-                 *(f"{metric}_{region}" for region in REGIONS for metric in ("psnr", "ssim")))
-"""Per-frame image scores against the real crop (`reenact.eval.metrics.image_scores`)."""
 MODEL, NEAREST, WARP, REAL = "model", "nearest", "warp", "real"
 """Method names: the generator, the two baselines, and the real frames (self-reenactment's floor)."""
 NO_FACE_GREY = 128
@@ -133,53 +130,6 @@ class TrainingFrames:
     """Its track (the target's face model and per-frame parameters)."""
     frames: np.ndarray
     """int frame indices trained on (the validation tail left out)."""
-
-
-@dataclass
-class MethodScores:
-    """Per-frame scores of one method over the T scored frames (NaN where not measured)."""
-
-    images: dict[str, np.ndarray]
-    """`IMAGE_METRICS` -> float64 T against the real crop; empty without ground truth, and for the real frames."""
-    fidelity: Fidelity
-    """Re-tracked against the conditioning parameters."""
-    flicker: np.ndarray
-    """float64 T: `pair_flicker` of the previous frame and this one against the reference's (NaN on a run's
-    first frame)."""
-
-    def summary(self) -> dict[str, float]:
-        """Means over the frames where each score was measured, and the face-found rate."""
-        out = {name: _mean(values) for name, values in self.images.items()}
-        out |= {name: _mean(getattr(self.fidelity, name)) for name in ERRORS}
-        out["flicker"] = _mean(self.flicker)
-        out["face_found"] = self.fidelity.found_rate()
-        return out
-
-
-def _mean(values: np.ndarray) -> float:
-    values = values[~np.isnan(values)]
-    return float(values.mean()) if len(values) else float("nan")
-
-
-@dataclass
-class EvalResult:
-    """Everything an evaluation measured, for `reenact.eval.report`."""
-
-    mode: str
-    """"self" (ground truth exists) or "cross"."""
-    frames: np.ndarray
-    """int64 T: the scored frames' numbers in the evaluated sequence."""
-    methods: dict[str, MethodScores]
-    """Per method, in report order: model (when a renderer was given), nearest, warp, real (self only)."""
-    nearest: np.ndarray
-    """int64 T: the training frame the baselines took (-1 where the conditioning had no face)."""
-    nearest_distance: np.ndarray
-    """float64 T: its RMS crop-point distance to the wanted face (px)."""
-    description: dict[str, str | int | float]
-    """What was evaluated (model, clips, frames, crop size), for the report's header."""
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        return {name: scores.summary() for name, scores in self.methods.items()}
 
 
 def conditioned_span(

@@ -18,8 +18,7 @@ so that real motion is not counted as flicker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 import cv2

@@ -14,17 +14,15 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 import numpy as np
 
 from reenact.eval.fidelity import ERRORS
+from reenact.eval.results import EvalResult, MethodScores
 from reenact.model_folder import write_atomic
-from reenact.pipeline.video_io import VideoWriter
 from reenact.render.preview import side_by_side
-
-if TYPE_CHECKING:
-    from reenact.eval.evaluate import EvalResult, MethodScores
+from reenact.video_io import VideoWriter
 
 METRICS_JSON, REPORT_MD, METRICS_PNG, VIDEO = "metrics.json", "report.md", "metrics.png", "comparison.mp4"
 """File names in the report folder."""

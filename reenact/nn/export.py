@@ -1,4 +1,7 @@
-"""Generator to ONNX: export with embedded metadata, agreement check, speed measurement.
+"""Generator to ONNX: export with embedded metadata.
+
+The checks of an exported file against torch and its timing are runtime jobs
+(`reenact.runtime.parity`, `reenact.runtime.benchmark`): this module sits below the runtime.
 
 The exported file describes itself (metadata_props: format version, preset,
 input size, channels, value range, tensor names), so a runtime can check a
@@ -13,22 +16,16 @@ import contextlib
 import json
 import logging
 import os
-import statistics
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
-import numpy as np
 import onnx
 import torch
 
 from reenact.errors import FormatError
-from reenact.nn.generator import Generator, GeneratorConfig, build_generator, random_input
-from reenact.nn.presets import get_preset
-from reenact.runtime.timing import time_calls
+from reenact.nn.generator import Generator, GeneratorConfig
 
 FORMAT_VERSION = 1
 """Version of the exported file's interface (names, layout, metadata keys); runtimes refuse others."""
@@ -172,68 +169,3 @@ def read_metadata(path: str | os.PathLike) -> ExportMetadata:
     """The metadata embedded in an exported generator."""
     model = onnx.load(str(path), load_external_data=False)
     return ExportMetadata.from_props({p.key: p.value for p in model.metadata_props}, source=str(path))
-
-
-def check_onnx(
-    generator: Generator, path: str | os.PathLike, batch: int = 2, atol: float = ONNX_ATOL, seed: int = 0
-) -> float:
-    """Max abs difference between ONNX Runtime (CPU) and torch on random inputs; raises over `atol`."""
-    metadata = read_metadata(path)
-    g = torch.Generator().manual_seed(seed)
-    x = random_input(batch, metadata.in_channels, metadata.size, g)
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            expected = generator(x).numpy()
-    finally:
-        generator.train(was_training)
-    from reenact.runtime.onnxruntime_backend import cpu_session  # runtime builds on this module
-
-    (got,) = cpu_session(path, threads=2).run([metadata.output_name], {metadata.input_name: x.numpy()})
-    diff = float(np.abs(got - expected).max())
-    if not diff <= atol:
-        raise AssertionError(f"ONNX Runtime and torch differ by {diff:.3g} (max abs), tolerance {atol:.3g}")
-    return diff
-
-
-def benchmark_generator(
-    preset: str,
-    size: int,
-    backend: Literal["torch", "onnxruntime"],
-    batch: int = 1,
-    threads: int = 2,
-    runs: int = 30,
-    warmup: int = 5,
-) -> float:
-    """Median ms per frame of the `preset` generator (random weights) at S = `size` on CPU.
-
-    Speed does not depend on the weights, so no trained model is needed. For
-    "onnxruntime" the generator is first exported to a temporary file (not timed).
-    `threads` 2 matches the live target. For every backend, preset, size and batch at once, see
-    `python tools/bench.py --only backends` (reenact.runtime.benchmark).
-    """
-    from reenact.runtime.onnxruntime_backend import cpu_session  # runtime builds on this module
-
-    if backend not in ("torch", "onnxruntime"):
-        raise ValueError(f"unknown backend {backend!r}; valid: torch, onnxruntime")
-    config = get_preset(preset).generator
-    model = build_generator(config).eval()
-    x = random_input(batch, config.in_channels, size)
-    if backend == "torch":
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            with torch.inference_mode():
-                times = time_calls(lambda: model(x), runs, warmup)
-        finally:
-            torch.set_num_threads(previous)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "generator.onnx"
-            export_generator(model, path, size, preset)
-            session = cpu_session(path, threads)
-        feed = {INPUT_NAME: x.numpy()}
-        times = time_calls(lambda: session.run(None, feed), runs, warmup)
-    return statistics.median(times) * 1e3 / batch
-

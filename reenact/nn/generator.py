@@ -41,7 +41,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-
 CONTEXT_CHANNELS = 4
 """Input channels the context takes when `GeneratorConfig.context` is set: masked crop RGB and the mask (the
 layout `reenact.render.edit_mask.generator_input` makes)."""

@@ -23,13 +23,14 @@ the raw conditioning rejoins at the one narrow full-resolution layer) and keeps
 GroupNorm (+7% time over none, for steadier GAN training). Its cost grows with
 the input channels at the stem and the full-resolution layer: +0.026 GFLOPs
 per extra input channel at 256 px (DVP's W=11 x C=9 = 99 channels: 7.1 GFLOPs),
-so re-measure with `reenact.nn.export.benchmark_generator` after changing W or C.
+so re-measure with `python tools/bench.py --only backends` after changing W or C.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from reenact.errors import SettingError
 from reenact.nn.discriminator import DiscriminatorConfig, TemporalDiscriminatorConfig
 from reenact.nn.generator import CONTEXT_CHANNELS, GeneratorConfig, input_channels
 
@@ -64,14 +65,14 @@ class NetworkPreset:
         stack = self.window * self.channels
         generator_in = input_channels(stack, self.generator.context)
         if self.generator.in_channels != generator_in or self.discriminator.cond_channels != stack:
-            raise ValueError(
+            raise SettingError(
                 f"preset {self.name!r}: generator in_channels ({self.generator.in_channels}) must be window x channels "
                 f"(+ {CONTEXT_CHANNELS} with context) = {generator_in} and discriminator cond_channels "
                 f"({self.discriminator.cond_channels}) window x channels = {stack}; "
                 "build it with NetworkPreset.with_conditioning(window, channels)"
             )
         if self.temporal.per_frame.cond_channels != self.channels:
-            raise ValueError(
+            raise SettingError(
                 f"preset {self.name!r}: temporal discriminator per-frame cond_channels "
                 f"({self.temporal.per_frame.cond_channels}) must equal channels ({self.channels}); "
                 "build it with NetworkPreset.with_conditioning(window, channels)"
@@ -82,14 +83,14 @@ class NetworkPreset:
             ("temporal discriminator", self.temporal.per_frame.multiple),
         ):
             if self.size % multiple:
-                raise ValueError(
+                raise SettingError(
                     f"preset {self.name!r}: size {self.size} must divide by the {what}'s multiple {multiple}"
                 )
 
     def with_conditioning(self, window: int, channels: int) -> NetworkPreset:
         """This preset with every network's inputs sized for W = `window` frames of C = `channels`."""
         if window < 1 or channels < 1:
-            raise ValueError(f"window and channels must be >= 1, got {window}, {channels}")
+            raise SettingError(f"window and channels must be >= 1, got {window}, {channels}")
         stack = window * channels
         return replace(
             self,
@@ -180,4 +181,4 @@ def get_preset(name: str) -> NetworkPreset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown network preset {name!r}; valid presets: {', '.join(PRESETS)}") from None
+        raise SettingError(f"unknown network preset {name!r}; valid presets: {', '.join(PRESETS)}") from None

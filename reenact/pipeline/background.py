@@ -19,9 +19,8 @@ import numpy as np
 from reenact.errors import InputError, NoFaceError
 from reenact.model_folder import file_hash
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.video_io import IMAGE_SUFFIXES, VideoReader
 from reenact.recombine import reference_frame
-
+from reenact.video_io import IMAGE_SUFFIXES, VideoReader
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from reenact.errors import InputError
-from reenact.pipeline.video_io import VideoReader
+from reenact.video_io import VideoReader
 
 DEFAULT_WEBCAM_FPS = 30.0
 """Frame rate assumed for a webcam that does not report one."""

@@ -14,7 +14,7 @@ frames in a row stops the run.
 
 The background (`reenact.pipeline.background`) is the model's training clip
 played in real time, or a clip or image given; until the source is calibrated
-(`reenact.pipeline.live_tracking`), the output is the target's own frames.
+(`reenact.tracking.live`), the output is the target's own frames.
 The run stops at the end of a file camera (unless looped), on q or Esc in the
 window, after `max_seconds`, or on Ctrl-C, and always leaves a finished file.
 """
@@ -34,22 +34,22 @@ from typing import Generic, Literal, TypeVar
 import cv2
 import numpy as np
 
-from reenact.errors import InputError, ReenactError
+from reenact.errors import InputError, ReenactError, SettingError
 from reenact.model_folder import ModelFolder
 from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.background import Background, BackgroundFrame, open_background
 from reenact.pipeline.capture import Capture, open_capture
 from reenact.pipeline.label import provenance, synthetic_metadata
-from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
 from reenact.pipeline.sinks import Sink, open_sink
 from reenact.pipeline.slots import LatestSlot
 from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
-from reenact.render.edit_mask import POSE_GROW, EditMaskConfig
 from reenact.recombine import MODES, Component, RecombineConfig, Recombiner
 from reenact.render.blend import BlendConfig
 from reenact.render.conditioning import ConditionedFrame
+from reenact.render.edit_mask import POSE_GROW, EditMaskConfig
 from reenact.render.preview import conditioning_panels
 from reenact.runtime.backend import Backend
+from reenact.tracking.live import LiveTrackingConfig, SourceTracker
 
 Say = Callable[[str], object]
 """Where progress lines go (the CLI: stderr)."""
@@ -101,23 +101,23 @@ class LiveConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.camera, int) and self.camera < 0:
-            raise ValueError(f"camera index must be 0 or more, got {self.camera}")
+            raise SettingError(f"camera index must be 0 or more, got {self.camera}")
         if isinstance(self.sink, str) and self.sink not in ("window", "virtualcam"):
-            raise ValueError(f"sink must be 'window', 'virtualcam' or a file path, got {self.sink!r}")
+            raise SettingError(f"sink must be 'window', 'virtualcam' or a file path, got {self.sink!r}")
         if self.recombine.source_ref is not None:
-            raise ValueError("live takes the source's reference frame at calibration (press c to retake it); "
+            raise SettingError("live takes the source's reference frame at calibration (press c to retake it); "
                              "source_ref cannot be set")
         if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}")
+            raise SettingError(f"max_seconds must be positive, got {self.max_seconds}")
         if self.report_every <= 0 or self.warmup_seconds < 0:
-            raise ValueError(f"need report_every > 0 and warmup_seconds >= 0, got {self.report_every}, "
+            raise SettingError(f"need report_every > 0 and warmup_seconds >= 0, got {self.report_every}, "
                              f"{self.warmup_seconds}")
         unknown = set(self.stage_delay) - set(DELAYABLE_STAGES)
         if unknown or any(d < 0 for d in self.stage_delay.values()):
-            raise ValueError(f"stage_delay takes seconds >= 0 for {', '.join(DELAYABLE_STAGES)}; "
+            raise SettingError(f"stage_delay takes seconds >= 0 for {', '.join(DELAYABLE_STAGES)}; "
                              f"got {self.stage_delay}")
         if self.max_consecutive_errors < 1:
-            raise ValueError(f"max_consecutive_errors must be >= 1, got {self.max_consecutive_errors}")
+            raise SettingError(f"max_consecutive_errors must be >= 1, got {self.max_consecutive_errors}")
 
 
 class LiveControls:

@@ -23,9 +23,9 @@ import numpy as np
 
 from reenact.params import FaceParams
 from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
-from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.render.conditioning import ConditionedFrame
 from reenact.render.preview import side_by_side
+from reenact.video_io import VideoReader, VideoWriter
 
 Progress = Callable[[int], object]
 

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from reenact.errors import ReenactError
-from reenact.pipeline.video_io import VideoWriter
+from reenact.video_io import VideoWriter
 
 KeyHandler = Callable[[int], None]
 """Called with each key code pressed in a window."""

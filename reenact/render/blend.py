@@ -38,6 +38,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from reenact.errors import SettingError
 from reenact.render.crop import crop_matrix, warp_from_crop, warp_to_crop
 
 
@@ -64,16 +65,16 @@ class BlendConfig:
 
     def __post_init__(self) -> None:
         if self.mask not in ("crop", "face"):
-            raise ValueError(f"mask must be 'crop' or 'face', got {self.mask!r}")
+            raise SettingError(f"mask must be 'crop' or 'face', got {self.mask!r}")
         if self.method not in ("feather", "poisson"):
-            raise ValueError(f"method must be 'feather' or 'poisson', got {self.method!r}")
+            raise SettingError(f"method must be 'feather' or 'poisson', got {self.method!r}")
         if self.feather < 1:
-            raise ValueError(f"feather must be at least 1 crop pixel, got {self.feather}")
+            raise SettingError(f"feather must be at least 1 crop pixel, got {self.feather}")
         if self.mask == "face" and self.grow < self.feather:
-            raise ValueError(f"grow ({self.grow}) must be at least feather ({self.feather}), "
+            raise SettingError(f"grow ({self.grow}) must be at least feather ({self.feather}), "
                              "or the feather would fade the face itself")
         if self.color_sigma <= 0:
-            raise ValueError(f"color_sigma must be positive, got {self.color_sigma}")
+            raise SettingError(f"color_sigma must be positive, got {self.color_sigma}")
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reenact.errors import SettingError
 from reenact.params import FaceModel, FaceParams, Track, place
-from reenact.recombine import SUB_REGIONS, region_masks
 from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_matrix
 from reenact.render.edit_mask import EditMaskConfig
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
+from reenact.tracking.face_regions import SUB_REGIONS, region_masks
 
 CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "openings")
 """The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye and mouth openings (1).
@@ -81,7 +82,7 @@ class ConditioningConfig:
 
     def __post_init__(self) -> None:
         if self.window < 1:
-            raise ValueError(f"window must be >= 1 frame, got {self.window}")
+            raise SettingError(f"window must be >= 1 frame, got {self.window}")
 
 
 def iris_centres(shapes: np.ndarray, gaze: np.ndarray) -> np.ndarray:
@@ -108,7 +109,7 @@ def iris_centres(shapes: np.ndarray, gaze: np.ndarray) -> np.ndarray:
 
 
 def triangle_sub_regions() -> np.ndarray:
-    """int64 per triangle: the `reenact.recombine.SUB_REGIONS` index it belongs to most (mouth and jaw, eyes,
+    """int64 per triangle: the `reenact.tracking.face_regions.SUB_REGIONS` index it belongs to most (mouth and jaw, eyes,
     brows), by its corners' mean soft membership; every face pixel falls in one, which is what edit masks
     select by."""
     return region_masks()[:, canonical_face().triangles].mean(-1).argmax(0)

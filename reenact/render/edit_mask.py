@@ -15,7 +15,7 @@ that takes in the hairline, the jaw line and the motion between the two.
 Training draws masks the same way, at random (`random_edit_masks`), so one
 model serves full, expression and regional edits. Sub-region maps come from
 `reenact.render.conditioning` (`FrameImages.sub_regions`: 0 off the face,
-1 + the index in `reenact.recombine.SUB_REGIONS` on it).
+1 + the index in `reenact.tracking.face_regions.SUB_REGIONS` on it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from reenact.edits import LookAt, SetEyeOpenness, Smile, TurnHead
-from reenact.recombine import SUB_REGIONS, Component, RecombineConfig
+from reenact.errors import SettingError
+from reenact.recombine import Component, RecombineConfig
+from reenact.tracking.face_regions import SUB_REGIONS
 
 MASKED_VALUE = 0.0
 """Value of the context's RGB inside the mask (mid-grey in [-1, 1]: no colour to copy)."""
@@ -47,7 +49,7 @@ class EditMaskConfig:
     """Which face sub-regions an output re-renders, and how far around them."""
 
     regions: frozenset[str] = frozenset(SUB_REGIONS)
-    """Sub-regions to re-render (names from `reenact.recombine.SUB_REGIONS`); all of them by default."""
+    """Sub-regions to re-render (names from `reenact.tracking.face_regions.SUB_REGIONS`); all of them by default."""
     grow: float = 0.05
     """Margin around the regions' pixels, as a fraction of the crop size (0.05: 13 px at 256): the
     hairline, the jaw line and the face's motion between target and output."""
@@ -55,9 +57,9 @@ class EditMaskConfig:
     def __post_init__(self) -> None:
         unknown = set(self.regions) - set(SUB_REGIONS)
         if unknown or not self.regions:
-            raise ValueError(f"edit regions must be a non-empty set of {', '.join(SUB_REGIONS)}; got {sorted(self.regions)}")
+            raise SettingError(f"edit regions must be a non-empty set of {', '.join(SUB_REGIONS)}; got {sorted(self.regions)}")
         if not 0 <= self.grow < 0.5:
-            raise ValueError(f"grow must be in [0, 0.5) of the crop size, got {self.grow}")
+            raise SettingError(f"grow must be in [0, 0.5) of the crop size, got {self.grow}")
 
     def mask(self, *sub_region_maps: Tensor) -> Tensor:
         """bool ... x S x S edit mask of one or more sub-region maps of the same crop (uint8 ... x S x S)."""

@@ -21,6 +21,7 @@ from typing import ClassVar, Literal, Self, TypeVar
 import numpy as np
 import torch
 
+from reenact.errors import SettingError
 from reenact.model_folder import ModelInfo
 
 BackendName = Literal["auto", "torch", "onnxruntime", "tensorrt"]
@@ -61,15 +62,15 @@ class BackendConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+            raise SettingError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
         if self.device not in DEVICES:
-            raise ValueError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
+            raise SettingError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
         if self.backend == "tensorrt" and self.device == "cpu":
-            raise ValueError("the tensorrt backend runs on CUDA GPUs only: use --device cuda (or auto), or another backend")
+            raise SettingError("the tensorrt backend runs on CUDA GPUs only: use --device cuda (or auto), or another backend")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1 (or None for the default), got {self.threads}")
+            raise SettingError(f"threads must be >= 1 (or None for the default), got {self.threads}")
         if self.max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+            raise SettingError(f"max_batch must be >= 1, got {self.max_batch}")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ import numpy as np
 from reenact.errors import InputError, NoFaceError
 from reenact.geometry import rotation_from_vector, rotation_to_vector
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.video_io import VideoReader
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.cut_list import AUTO, CutList
 from reenact.tracking.cuts import CutConfig, CutDetector
 from reenact.tracking.filters import OneEuroConfig, smooth_sequence
 from reenact.tracking.fitting import FitConfig, fit_clip, fit_error, fit_frames, scatter
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
+from reenact.video_io import VideoReader
 
 Progress = Callable[[int], None]
 """Called with the number of frames just processed."""

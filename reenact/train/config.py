@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from reenact.errors import SettingError
 from reenact.nn.generator import input_channels
 from reenact.nn.presets import NetworkPreset, get_preset
 
@@ -78,18 +79,18 @@ class TrainConfig:
         k = network.temporal.frames
         multiple = max(network.generator.multiple, network.discriminator.multiple, network.temporal.per_frame.multiple)
         if self.size % multiple:
-            raise ValueError(f"--size {self.size} must divide by {multiple} for the {self.preset} networks")
+            raise SettingError(f"--size {self.size} must divide by {multiple} for the {self.preset} networks")
         if self.steps < 1:
-            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+            raise SettingError(f"--steps must be >= 1, got {self.steps}")
         if self.batch_size < k or self.batch_size % (k * world_size):
-            raise ValueError(
+            raise SettingError(
                 f"--batch-size {self.batch_size} must be a multiple of {k * world_size} (runs of K={k} consecutive "
                 f"frames for the temporal discriminator" + (f", times {world_size} GPUs)" if world_size > 1 else ")")
             )
         if not 0 < self.validation_fraction < 0.5:
-            raise ValueError(f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
+            raise SettingError(f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
-            raise ValueError("preview_every and checkpoint_every must be >= 1")
+            raise SettingError("preview_every and checkpoint_every must be >= 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,7 +117,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 def train_preset(name: str, **overrides) -> TrainConfig:
     """The training preset `name` with fields replaced by `overrides` (those that are not None)."""
     if name not in TRAIN_PRESETS:
-        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(TRAIN_PRESETS)}")
+        raise SettingError(f"unknown preset {name!r}; valid presets: {', '.join(TRAIN_PRESETS)}")
     return replace(TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -35,10 +35,10 @@ import torch
 
 from reenact.errors import InputError
 from reenact.params import Track
-from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig, condition_clip, stack_indices
 from reenact.render.crop import warp_to_crop
 from reenact.render.edit_mask import EditMaskConfig, generator_input
+from reenact.video_io import VideoReader
 
 CACHE_VERSION = 3
 FACE_BIT, REGION_BIT, SUB_REGION_SHIFT = 1, 2, 2

@@ -30,7 +30,6 @@ from reenact.model_folder import (
     save_model,
 )
 from reenact.params import Track
-from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
@@ -39,6 +38,7 @@ from reenact.train.dataset import CacheKey, SequenceSampler, TrainingSet, build_
 from reenact.train.distributed import Processes, start_processes
 from reenact.train.monitor import TrainingLog, preview_grid, validate, write_png
 from reenact.train.trainer import Trainer
+from reenact.video_io import VideoReader
 
 MIN_FRAMES = 50
 """Shortest clip accepted (2 s at 25 fps); a few minutes is what gives a good model."""

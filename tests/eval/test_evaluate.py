@@ -11,9 +11,9 @@ import torch
 
 from reenact.eval.evaluate import TorchRenderer, conditioned_span, evaluate_cross, evaluate_self
 from reenact.eval.report import METRICS_JSON, METRICS_PNG, REPORT_MD, VIDEO, write_report
-from reenact.pipeline.video_io import VideoReader
 from reenact.render.conditioning import ConditioningConfig, condition_clip
 from reenact.render.crop import CropConfig
+from reenact.video_io import VideoReader
 
 
 @pytest.fixture(scope="module")

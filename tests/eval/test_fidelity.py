@@ -53,7 +53,7 @@ def test_frames_without_a_face_count_against_the_found_rate(wojtek) -> None:
 
 
 def test_real_crops_retracked_match_their_own_track(wojtek, data) -> None:
-    from reenact.pipeline.video_io import VideoReader
+    from reenact.video_io import VideoReader
 
     n = 16
     params = wojtek.params[np.arange(n)]

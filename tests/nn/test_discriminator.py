@@ -132,7 +132,7 @@ def test_detail_band_lets_a_discriminator_tell_real_crops_from_blurred_ones(data
 
     import numpy as np
 
-    from reenact.pipeline.video_io import VideoReader
+    from reenact.video_io import VideoReader
 
     frames = list(itertools.islice(VideoReader(data / "target_edtalk.mp4"), 0, 400, 50))
     real = torch.from_numpy(np.stack(frames)[:, 64:192, 64:192]).permute(0, 3, 1, 2).float() / 127.5 - 1

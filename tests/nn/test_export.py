@@ -18,12 +18,10 @@ from reenact.nn.export import (
     ONNX_ATOL,
     OUTPUT_NAME,
     ExportMetadata,
-    benchmark_generator,
-    check_onnx,
     export_generator,
     read_metadata,
 )
-from reenact.nn.generator import Generator, build_generator
+from reenact.nn.generator import Generator, build_generator, random_input
 from reenact.nn.presets import get_preset
 
 
@@ -40,11 +38,24 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generator, Path,
     return generator, path, metadata
 
 
+def onnx_difference(generator: Generator, path: Path, batch: int) -> float:
+    """Max abs difference between ONNX Runtime (CPU) running `path` and `generator` in eval mode, on random input."""
+    metadata = read_metadata(path)
+    x = random_input(batch, metadata.in_channels, metadata.size, torch.Generator().manual_seed(batch))
+    with torch.no_grad():
+        expected = build_generator(generator.config).eval()
+        expected.load_state_dict(generator.state_dict())
+        want = expected(x).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
+    return float(np.abs(got - want).max())
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_onnx_runtime_matches_torch(exported: tuple[Generator, Path, ExportMetadata], batch: int) -> None:
     generator, path, _ = exported
     assert generator.training, "export must leave the generator's mode as it found it"
-    assert check_onnx(generator, path, batch=batch) <= ONNX_ATOL
+    assert onnx_difference(generator, path, batch) <= ONNX_ATOL
 
 
 def test_onnx_interface(exported: tuple[Generator, Path, ExportMetadata]) -> None:
@@ -79,31 +90,8 @@ def test_metadata_refuses_other_files(exported: tuple[Generator, Path, ExportMet
         ExportMetadata.from_props({k: v for k, v in props.items() if k != "reenact.size"})
 
 
-def test_check_onnx_fails_on_a_different_model(exported: tuple[Generator, Path, ExportMetadata]) -> None:
-    generator, path, _ = exported
-    other = build_generator(generator.config)
-    with torch.no_grad():
-        other.head.bias.fill_(1.0)
-    with pytest.raises(AssertionError, match="differ"):
-        check_onnx(other, path)
-
-
 def test_export_rejects_sizes_the_generator_cannot_take(tmp_path: Path) -> None:
     generator = build_generator(get_preset("tiny").generator)
     with pytest.raises(ValueError, match="divide"):
         export_generator(generator, tmp_path / "g.onnx", 56, "tiny")
     assert not list(tmp_path.iterdir())
-
-
-def test_benchmark_generator() -> None:
-    assert benchmark_generator("tiny", 64, "torch", batch=2, runs=3, warmup=1) > 0
-    assert benchmark_generator("tiny", 64, "onnxruntime", batch=1, runs=3, warmup=1) > 0
-    with pytest.raises(ValueError, match="onnxruntime"):
-        benchmark_generator("tiny", 64, "tensorrt", batch=1)
-
-
-def test_metadata_round_trips_every_preset_config() -> None:
-    for name in ("tiny", "cpu", "gpu"):
-        config = replace(get_preset(name).generator, in_channels=11)
-        metadata = ExportMetadata(preset=name, size=256, in_channels=11, out_channels=3, generator=config)
-        assert ExportMetadata.from_props(metadata.to_props()) == metadata

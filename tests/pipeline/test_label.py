@@ -16,7 +16,7 @@ pytest.importorskip("av", reason="writing video needs PyAV")
 
 
 def test_metadata_round_trips_through_an_mp4(tmp_path):
-    from reenact.pipeline.video_io import VideoWriter
+    from reenact.video_io import VideoWriter
 
     metadata = synthetic_metadata("ab12" * 16, "edtalk_cpu", {"source": tmp_path / "d3.mp4", "mode": "full"})
     path = tmp_path / "out.mp4"

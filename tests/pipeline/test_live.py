@@ -22,12 +22,12 @@ from reenact.pipeline import sinks
 from reenact.pipeline.background import open_background
 from reenact.pipeline.label import METADATA_KEY, read_metadata
 from reenact.pipeline.live import FrameMeta, LiveConfig, LiveControls, LiveRecombine, Tracked, run_live
-from reenact.pipeline.live_tracking import LiveTrackingConfig, SourceTracker
 from reenact.pipeline.sinks import FileSink
 from reenact.pipeline.slots import LatestSlot
 from reenact.pipeline.stages import Generate
-from reenact.pipeline.video_io import VideoReader, read_frames
 from reenact.recombine import Component
+from reenact.tracking.live import LiveTrackingConfig, SourceTracker
+from reenact.video_io import VideoReader, read_frames
 
 CAMERA = "drive_d0.mp4"
 

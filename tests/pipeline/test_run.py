@@ -15,9 +15,9 @@ from reenact.model_folder import open_model
 from reenact.pipeline.label import read_metadata
 from reenact.pipeline.offline import OfflineConfig, rerender_clip
 from reenact.pipeline.stages import Composite, Conditioner, Generate
-from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.runtime.selection import open_backend
 from reenact.tracking.tracker import track_video
+from reenact.video_io import VideoReader, VideoWriter
 from tests.test_cli_track import assert_one_clear_line, run_cli
 
 NOISE_FRAMES = 4

@@ -22,7 +22,7 @@ CONFIGS = {
 @pytest.fixture(scope="module")
 def frame(data) -> np.ndarray:
     """A 512x480 webcam-like frame (drive_d9: a man before a wall, a picture and a bed)."""
-    from reenact.pipeline.video_io import VideoReader
+    from reenact.video_io import VideoReader
 
     return next(iter(VideoReader(data / "drive_d9.mp4")))
 

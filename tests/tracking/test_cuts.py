@@ -10,11 +10,11 @@ import pytest
 
 from reenact.cli import main
 from reenact.errors import SettingError
-from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.tracking.cut_list import AUTO, NONE, CutList, parse_cuts
 from reenact.tracking.cuts import GRID, jump_cuts
 from reenact.tracking.fitting import fit_frames
 from reenact.tracking.tracker import TrackerConfig, detect_clip, fit_track
+from reenact.video_io import VideoReader, VideoWriter
 
 # --- the jump test on made-up motion (no video) ---------------------------------------------------
 

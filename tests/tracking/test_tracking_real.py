@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from reenact.geometry import euler_degrees
-from reenact.pipeline.video_io import VideoWriter, read_frames
 from reenact.tracking.fitting import fit_frames, inter_ocular_distance
 from reenact.tracking.landmarks import LandmarkDetector
 from reenact.tracking.tracker import TrackerConfig, detect_clip, smooth_landmarks
+from reenact.video_io import VideoWriter, read_frames
 
 TALKING_HEADS = ["target_franck.mp4", "target_edtalk.mp4", "target_wojtek.mp4", "drive_d3.mp4", "drive_d9.mp4",
                  "drive_d10.mp4", "drive_d12.mp4", "drive_d19.mp4", "drive_d0.mp4"]

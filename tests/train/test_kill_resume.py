@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from reenact.model_folder import CHECKPOINT, open_model
-from reenact.pipeline.video_io import VideoReader, VideoWriter
-from reenact.train.checkpoint import load_checkpoint
 from reenact.tracking.tracker import track_video
+from reenact.train.checkpoint import load_checkpoint
+from reenact.video_io import VideoReader, VideoWriter
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 12

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.model_folder import load_generator, open_model
-from reenact.nn.export import check_onnx
+from reenact.model_folder import open_model
 from reenact.params import Track
-from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
+from reenact.runtime.backend import BackendConfig
+from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
+from reenact.runtime.parity import check_agreement, random_stack
+from reenact.runtime.torch_backend import TorchBackend
 from reenact.train.checkpoint import load_checkpoint
 from reenact.train.config import network_for, train_preset
 from reenact.train.dataset import (
@@ -30,6 +32,7 @@ from reenact.train.dataset import (
 from reenact.train.monitor import validate
 from reenact.train.run import train_target, validation_split
 from reenact.train.trainer import Trainer
+from reenact.video_io import VideoReader, VideoWriter
 from tests.test_cli_track import assert_one_clear_line, run_cli
 
 CLIP = "target_wojtek.mp4"
@@ -148,7 +151,8 @@ def test_interrupted_run_leaves_a_checkpoint_and_resumes_to_a_model(tmp_path, da
     rows = (out / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and rows[-1].split(",")[0] == "12"
     # The exported ONNX file computes what the EMA generator computes.
-    assert check_onnx(load_generator(folder), folder.onnx_path) < 1e-4
+    exported = OnnxRuntimeBackend(folder, "cpu", BackendConfig())
+    assert check_agreement(exported, TorchBackend(folder, "cpu", BackendConfig()), random_stack(exported)).max_abs < 1e-4
 
 
 def test_train_command(capsys, tmp_path, data, wojtek_track_file):

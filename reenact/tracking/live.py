@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reenact.errors import SettingError
 from reenact.params import FaceModel, FaceParams, unplace
-from reenact.recombine import neutral_frame
 from reenact.tracking.canonical_face import N_VERTICES
+from reenact.tracking.face_regions import neutral_frame
 from reenact.tracking.filters import OneEuroConfig, OneEuroFilter
 from reenact.tracking.fitting import fit_frames, fit_pose, pose_normalised_shapes
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
@@ -51,9 +52,9 @@ class LiveTrackingConfig:
 
     def __post_init__(self) -> None:
         if self.calibration_seconds < 0:
-            raise ValueError(f"calibration_seconds must be >= 0, got {self.calibration_seconds}")
+            raise SettingError(f"calibration_seconds must be >= 0, got {self.calibration_seconds}")
         if self.min_calibration_frames < 1:
-            raise ValueError(f"min_calibration_frames must be >= 1, got {self.min_calibration_frames}")
+            raise SettingError(f"min_calibration_frames must be >= 1, got {self.min_calibration_frames}")
 
 
 def invalid_params(n_components: int) -> FaceParams:

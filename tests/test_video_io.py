@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reenact import video_io
 from reenact.errors import InputError
-from reenact.pipeline import video_io
-from reenact.pipeline.video_io import VideoReader, VideoWriter
+from reenact.video_io import VideoReader, VideoWriter
 
 av = pytest.importorskip("av", reason="writing video needs PyAV")
 
@@ -96,7 +96,7 @@ def test_wrong_frame_size_is_refused(tmp_path):
 
 CTRL_C_SCRIPT = textwrap.dedent("""
     import sys, time
-    from reenact.pipeline.video_io import VideoReader, VideoWriter
+    from reenact.video_io import VideoReader, VideoWriter
     clip, out = sys.argv[1:]
     reader = VideoReader(clip)
     with VideoWriter(out, reader.rate, reader.width, reader.height, audio_from=clip, keep_partial=True) as writer:
