@@ -31,6 +31,7 @@ from pathlib import Path
 
 from reenact.errors import FormatError, InputError, OutputError
 from reenact.nn.generator import GeneratorConfig
+from reenact.params import Track
 from reenact.render.conditioning import ConditioningConfig
 from reenact.render.crop import CropConfig
 
@@ -75,6 +76,9 @@ class ModelInfo:
     """Validation metrics of the exported (EMA) generator, e.g. psnr, ssim."""
     reenact_version: str = ""
     """reenact version that trained it."""
+    training: dict[str, object] = field(default_factory=dict)
+    """The resolved training settings (`TrainConfig.to_dict()`: preset, steps, batch, losses, phases, seeds...), so
+    the folder says how it was made without its checkpoint. Empty in a model.json from before they were recorded."""
     mouth_opening: bool = False
     """Its conditioning draws the mouth opening in the openings channel (models trained before that read False)."""
     files: dict[str, str] = field(default_factory=dict)
@@ -212,11 +216,13 @@ class ModelFolder:
         """Identity of the exported generator (sha256 of generator.onnx): keys engine caches, labels outputs."""
         return file_hash(self.onnx_path)
 
-    def load_track(self):
+    def load_track(self) -> Track:
         """The target's `Track` (face model and per-frame parameters), checked intact first."""
-        from reenact.params import Track
-
         return Track.load(self.verified(TRACK))
+
+    def own_files(self) -> dict[str, Path]:
+        """Every file of the folder by role ("model's generator.pt"), as inputs that no output may overwrite."""
+        return {f"model's {name}": self.path / name for name in (MODEL_JSON, *RENDER_FILES, CHECKPOINT)}
 
 
 RENDER_FILES = (GENERATOR_WEIGHTS, GENERATOR_ONNX, TRACK)

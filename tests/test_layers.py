@@ -16,7 +16,7 @@ import reenact
 PACKAGE = Path(reenact.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "geometry", "sample_data", "__init__"),
+    ("errors", "geometry", "sample_data", "output_paths", "__init__"),
     ("video_io",),
     ("params",),
     ("tracking",),

@@ -119,7 +119,7 @@ LONGEST_CALL_S = 15.0
 
 def _backend_variants(candidate) -> list[tuple[str, object]]:
     """(label, BackendConfig) pairs to time for one candidate: on CUDA, torch's options side by side."""
-    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.config import BackendConfig
 
     threads = os.cpu_count() or 1
     base = BackendConfig(backend=candidate.backend, device=candidate.device, threads=threads)
@@ -208,20 +208,18 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     from reenact.model_folder import open_model
     from reenact.pipeline.live import benchmark_live
     from reenact.pipeline.offline import rerender_clip
-    from reenact.pipeline.stages import Composite, Conditioner, Generate
-    from reenact.runtime.backend import BackendConfig
+    from reenact.pipeline.stages import FrameStages
+    from reenact.runtime.config import BackendConfig
     from reenact.runtime.selection import open_backend
 
     folder = open_model(model)
     info, track = folder.info(), folder.load_track()
     frames = min(200, track.n_frames)
     backend = open_backend(folder).backend
-    conditioner = Conditioner(folder, track.model, track.fps, (track.width, track.height))
+    stages = FrameStages.for_model(folder, backend, track.model, track.fps, (track.width, track.height))
     with tempfile.TemporaryDirectory() as tmp:
-        summary = rerender_clip(
-            Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4", conditioner,
-            Generate(backend, conditioner.context), Composite(context=conditioner.context), target_params=track.params,
-        )
+        summary = rerender_clip(Path(info.source), track.params[:frames], track.cuts, Path(tmp) / "run.mp4", stages,
+                                target_params=track.params)
     rows.append({"stage": f"offline run, {info.preset} preset at {info.size} ({backend.describe()})",
                  "fps": summary.frames / summary.seconds, "note": summary.clock.summary()})
     torch.set_num_threads(1)
@@ -250,7 +248,7 @@ def bench_training() -> list[Row]:
     import torch
 
     from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
-    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.config import BackendConfig
     from reenact.runtime.benchmark import benchmark_backend, write_generator_folder
     from reenact.runtime.selection import open_backend
     from reenact.train.config import network_for, train_preset

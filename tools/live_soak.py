@@ -79,7 +79,7 @@ def main() -> int:
 
     from reenact.model_folder import open_model
     from reenact.pipeline.live import LiveConfig, run_live
-    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.config import BackendConfig
     from reenact.runtime.selection import open_backend
     from reenact.sample_data import data_dir
 

@@ -26,56 +26,37 @@ per method, never the clip.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from reenact.errors import InputError
 from reenact.eval.baselines import NearestFrames, crop_points, over_context, read_crops, warp_face
-from reenact.eval.fidelity import ERRORS, Fidelity, FidelityConfig, Retracker, compare_to_params
+from reenact.eval.fidelity import FidelityConfig, Retracker, compare_to_params
 from reenact.eval.metrics import image_scores, pair_flicker
 from reenact.eval.report import ComparisonVideo
-from reenact.eval.results import IMAGE_METRICS, REGIONS, EvalResult, MethodScores
-from reenact.model_folder import ModelFolder, ModelInfo, file_hash, load_generator
+from reenact.eval.results import IMAGE_METRICS, EvalResult, MethodScores
+from reenact.model_folder import ModelFolder, ModelInfo, file_hash
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.stages import model_input
+from reenact.pipeline.stages import Conditioner, Generate
 from reenact.recombine import RecombineConfig, recombine
-from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
+from reenact.render.conditioning import ConditionedFrame, ConditioningConfig
 from reenact.render.crop import crop_matrix, follow_clip, warp_to_crop
 from reenact.render.edit_mask import EditMaskConfig
-from reenact.render.preview import to_uint8
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.face_regions import SUB_REGIONS
 from reenact.tracking.fitting import fit_frames, scatter
 from reenact.video_io import VideoReader
 
-Renderer = Callable[[ConditionedFrame, np.ndarray], np.ndarray]
-"""One frame's conditioning and its target frame (uint8 H x W x 3, the context) in, the generated uint8
-S x S x 3 crop out: any backend can be evaluated."""
-
 MODEL, NEAREST, WARP, REAL = "model", "nearest", "warp", "real"
 """Method names: the generator, the two baselines, and the real frames (self-reenactment's floor)."""
 NO_FACE_GREY = 128
 """Panel value in the comparison video for frames whose conditioning has no face."""
-
-
-class TorchRenderer:
-    """A model folder's generator in torch as a `Renderer` (the reference the other backends are checked against)."""
-
-    def __init__(self, folder: ModelFolder, device: str = "cpu") -> None:
-        self.device = torch.device(device)
-        self.generator = load_generator(folder, str(self.device))
-        self.context = self.generator.config.context
-
-    @torch.no_grad()
-    def __call__(self, frame: ConditionedFrame, target: np.ndarray) -> np.ndarray:
-        return to_uint8(self.generator(model_input(frame, target, self.context)[None].to(self.device))[0])
 
 
 @dataclass(frozen=True)
@@ -148,14 +129,14 @@ def conditioned_span(
     filter, and the W - 1 frames just before the span fill the stack. `edit`: give each frame this edit mask,
     over the face of `params` and, when given, of the target frames' own parameters `target`."""
     start, end = span
-    stream = ConditioningStream(model, fps, frame_size, config, edit=edit)
+    conditioner = Conditioner(model, fps, frame_size, config, edit)
     new_shot = np.zeros(len(params), dtype=bool)
     new_shot[np.asarray(cuts, dtype=np.int64)] = True
     warm = max(0, start - (config.window - 1))
     for i in range(warm):
-        stream.follower(params[i], bool(new_shot[i]))
+        conditioner.advance(params[i], bool(new_shot[i]))
     for i in range(warm, end):
-        frame = stream(params[i], bool(new_shot[i]), None if target is None else target[i])
+        frame = conditioner(params[i], bool(new_shot[i]), None if target is None else target[i])
         if i >= start:
             yield frame
 
@@ -257,13 +238,13 @@ def evaluate(
     sequence: EvalSequence,
     training: TrainingFrames,
     conditioning: ConditioningConfig,
-    render: Renderer | None,
+    generate: Generate | None,
     config: EvalConfig = EvalConfig(),
     video: Path | None = None,
     description: dict[str, str | int | float] | None = None,
     context_feather: int | None = None,
 ) -> EvalResult:
-    """Score the model (`render`; None: the baselines alone) and the baselines on `sequence`'s span.
+    """Score the model (`generate`, the pipeline's stage on any backend; None: the baselines alone) and the baselines on `sequence`'s span.
 
     `context_feather`: the model takes context (`GeneratorConfig.context_feather`): the baselines are
     composited over the same context with the same ramp. Writes the side-by-side video to `video` on the way
@@ -290,7 +271,7 @@ def evaluate(
     with _bar(int(max(needed, default=-1)) + 1, "reading training frames", config.progress) as bar:
         neighbour_crops = read_crops(training.clip, needed, size, bar.update)
 
-    methods = ([MODEL] if render is not None else []) + [NEAREST, WARP] + ([REAL] if sequence.ground_truth else [])
+    methods = ([MODEL] if generate is not None else []) + [NEAREST, WARP] + ([REAL] if sequence.ground_truth else [])
     labels = ["real" if sequence.ground_truth else "driver", *[m for m in methods if m != REAL]]
     edit = EditMaskConfig()
     conditioned_frames = conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts,
@@ -323,8 +304,8 @@ def evaluate(
                     shown = {m: over_context(image, context, conditioned.edit_mask, context_feather)
                              for m, image in shown.items()}
                 shown[REAL] = reference
-                if render is not None:
-                    shown[MODEL] = _checked(render(conditioned, target_rgb), size)
+                if generate is not None:
+                    shown[MODEL] = _checked(generate([conditioned], [target_rgb])[0], size)
                 new_run = k == 0 or (start + k) in cuts or not valid[k - 1]
                 scores.add(k, shown, reference, conditioned, new_run)
                 panels = [shown[label] for label in labels[1:]]
@@ -379,7 +360,7 @@ def training_frames(folder: ModelFolder, clip: str | Path | None = None) -> Trai
 
 def evaluate_self(
     folder: ModelFolder,
-    render: Renderer | None,
+    generate: Generate | None,
     target: tuple[Path, Track] | None = None,
     training_clip: str | Path | None = None,
     config: EvalConfig = EvalConfig(),
@@ -399,13 +380,13 @@ def evaluate_self(
         params = params_in_model(target_track, track.model)
         sequence = EvalSequence(params, target_track.cuts, target_track.fps,
                                 (target_track.width, target_track.height), (0, target_track.n_frames), Path(clip))
-    return evaluate(sequence, training, info.conditioning(), render, config, video,
+    return evaluate(sequence, training, info.conditioning(), generate, config, video,
                     {"model": str(folder.path), "target": str(clip)}, _context_feather(info))
 
 
 def evaluate_cross(
     folder: ModelFolder,
-    render: Renderer | None,
+    generate: Generate | None,
     source_clip: Path,
     source: Track,
     recombination: RecombineConfig | None = None,
@@ -427,7 +408,7 @@ def evaluate_cross(
                                      conditioning.crop), conditioning.crop.size)
     sequence = EvalSequence(params, cuts, source.fps, (target.width, target.height), (0, n), Path(source_clip),
                             driver_matrices=driver, target_clip=training.clip, target_params=target.params[:n])
-    return evaluate(sequence, training, conditioning, render, config, video,
+    return evaluate(sequence, training, conditioning, generate, config, video,
                     {"model": str(folder.path), "source": str(source_clip)}, _context_feather(info))
 
 

@@ -42,7 +42,7 @@ from reenact.pipeline.capture import Capture, open_capture
 from reenact.pipeline.label import provenance, synthetic_metadata
 from reenact.pipeline.sinks import Sink, open_sink
 from reenact.pipeline.slots import LatestSlot
-from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
+from reenact.pipeline.stages import Composite, Conditioner, FrameStages, Generate, StageClock
 from reenact.recombine import MODES, Component, RecombineConfig, Recombiner
 from reenact.render.blend import BlendConfig
 from reenact.render.conditioning import ConditionedFrame
@@ -632,14 +632,14 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
             tracker.hold_still()
             config = dataclasses.replace(config, recombine=dataclasses.replace(config.recombine, relative=False))
             say(f"camera {config.camera} is a still image: its expression is held (fitted in the target's model)")
-        context = folder.info().generator.context
+        stages = FrameStages.for_model(folder, backend, track.model, camera.fps, (background.width, background.height),
+                                       LIVE_EDIT, config.blend, config.watermark)
         steps = {
             "track": [TrackSource(tracker, config, say)],
             "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
-                       Condition(Conditioner(folder, track.model, camera.fps, (background.width, background.height),
-                                             LIVE_EDIT), config)],
-            "generate": [GenerateOne(Generate(backend, context), config)],
-            "composite": [CompositeLive(Composite(config.blend, mark=config.watermark, context=context), config, controls)],
+                       Condition(stages.condition, config)],
+            "generate": [GenerateOne(stages.generate, config)],
+            "composite": [CompositeLive(stages.composite, config, controls)],
         }
         say(f"live: camera {config.camera} ({camera.width}x{camera.height} at {camera.fps:g} fps) -> "
             f"{sink.description} ({background.width}x{background.height}); mode {controls.mode}; "

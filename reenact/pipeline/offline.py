@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.params import FaceParams
-from reenact.pipeline.stages import Composite, Conditioner, Generate, StageClock
+from reenact.pipeline.stages import FrameStages, StageClock
 from reenact.render.conditioning import ConditionedFrame
 from reenact.render.preview import side_by_side
 from reenact.video_io import VideoReader, VideoWriter
@@ -72,9 +72,7 @@ def rerender_clip(
     params: FaceParams,
     cuts: np.ndarray,
     output: Path,
-    conditioner: Conditioner,
-    generate: Generate,
-    composite: Composite,
+    stages: FrameStages,
     config: OfflineConfig = OfflineConfig(),
     source_frames: Iterator[np.ndarray] | None = None,
     progress: Progress | None = None,
@@ -83,7 +81,7 @@ def rerender_clip(
     """Re-render the first len(params) frames of `target_video` into `output` (see the module docstring).
 
     `params`: the output parameters per target frame (recombined and edited);
-    `cuts`: the target's shot cuts. `source_frames`: the source's frames in step
+    `cuts`: the target's shot cuts; `stages`: the model's. `source_frames`: the source's frames in step
     with the target's, for the review video. `target_params`: the target frames' own
     parameters (a context model re-renders where they and `params` put the face).
     """
@@ -107,11 +105,11 @@ def rerender_clip(
         for index, ((frame, pts), source) in enumerate(zip(itertools.islice(frames, len(params)), sources)):
             with summary.clock.time("condition"):
                 target = None if target_params is None else target_params[index]
-                conditioned = conditioner(params[index], bool(new_shot[index]), target)
+                conditioned = stages.condition(params[index], bool(new_shot[index]), target)
             pending.append(_Pending(index, frame, pts, conditioned, source))
             if len(pending) == config.batch:
-                _flush(pending, generate, composite, writer, review, summary, progress)
-        _flush(pending, generate, composite, writer, review, summary, progress)
+                _flush(pending, stages, writer, review, summary, progress)
+        _flush(pending, stages, writer, review, summary, progress)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -136,8 +134,7 @@ def _review_size(reader: VideoReader, source_frames: Iterator[np.ndarray] | None
 
 def _flush(
     pending: list[_Pending],
-    generate: Generate,
-    composite: Composite,
+    stages: FrameStages,
     writer: VideoWriter,
     review: VideoWriter | None,
     summary: RunSummary,
@@ -146,10 +143,11 @@ def _flush(
     """Generate the pending frames with a face in one batch, then composite and write all, in order."""
     faces = [p for p in pending if p.conditioned.valid]
     with summary.clock.time("generate", max(1, len(faces))):
-        crops = dict(zip((p.index for p in faces), generate([p.conditioned for p in faces], [p.frame for p in faces])))
+        generated = stages.generate([p.conditioned for p in faces], [p.frame for p in faces])
+        crops = dict(zip((p.index for p in faces), generated))
     for p in pending:
         with summary.clock.time("composite"):
-            out = composite(p.frame, p.conditioned, crops.get(p.index))
+            out = stages.composite(p.frame, p.conditioned, crops.get(p.index))
         with summary.clock.time("encode"):
             writer.write(out, p.pts)
             if review is not None:

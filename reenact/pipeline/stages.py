@@ -2,9 +2,10 @@
 
     output params -> condition (crop + conditioning stack) -> generate (backend) -> composite (blend, mark)
 
-Each stage is a small object with one job and is timed (`StageClock`); the
-offline runner calls them in order with batches for the generator, the live
-runner puts them in threads. Frames without a face skip generate and pass
+Each stage is a small object with one job, built for a model by
+`FrameStages.for_model`; the runners time them (`StageClock`): the offline
+runner and eval call them in order (the generator in batches offline), the
+live runner puts them in threads. Frames without a face skip generate and pass
 through composite untouched.
 
 A model whose generator takes context (`GeneratorConfig.context`) gets the
@@ -29,7 +30,7 @@ from reenact.model_folder import ModelFolder
 from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.label import watermark
 from reenact.render.blend import BlendConfig, blend
-from reenact.render.conditioning import ConditionedFrame, ConditioningStream
+from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
 from reenact.render.crop import warp_to_crop
 from reenact.render.edit_mask import EditMaskConfig, generator_input
 from reenact.runtime.backend import Backend
@@ -58,36 +59,51 @@ class StageClock:
 
 
 class Conditioner:
-    """Output parameters -> crop and conditioning stack (and edit mask), in the layout the model was trained on."""
+    """Output parameters -> crop and conditioning stack (and edit mask), in the layout a model was trained on."""
 
-    def __init__(self, folder: ModelFolder, model: FaceModel, fps: float, frame_size: tuple[int, int],
-                 edit: EditMaskConfig | None = None) -> None:
-        """`model`: the target's face model (the folder's track's; callers have it loaded already). `edit`: the
-        regions re-rendered (default: the whole face) for a model that takes context; ignored otherwise."""
+    def __init__(self, model: FaceModel, fps: float, frame_size: tuple[int, int], conditioning: ConditioningConfig,
+                 edit: EditMaskConfig | None = None, device: str | torch.device = "cpu") -> None:
+        """`model`: the target's face model. `edit`: also give each frame the edit mask of these regions (a model
+        that takes context needs it; eval scores inside it). `device`: where the stacks are rendered and stay."""
+        self.stream = ConditioningStream(model, fps, frame_size, conditioning, device, edit=edit)
+
+    @classmethod
+    def for_model(cls, folder: ModelFolder, model: FaceModel, fps: float, frame_size: tuple[int, int],
+                  edit: EditMaskConfig | None = None, device: str | torch.device = "cpu") -> Conditioner:
+        """The model folder's conditioning; `edit` (default: the whole face) only for a model that takes context."""
         info = folder.info()
-        self.context = info.generator.context
-        edit = (edit or EditMaskConfig()) if self.context else None
-        self.stream = ConditioningStream(model, fps, frame_size, info.conditioning(), edit=edit)
+        return cls(model, fps, frame_size, info.conditioning(), (edit or EditMaskConfig()) if info.generator.context
+                   else None, device)
 
     def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None) -> ConditionedFrame:
         """`target`: the target frame's own parameters (the edit mask covers its face and the output's)."""
         return self.stream(params, new_shot, target)
 
+    def advance(self, params: FaceParams, new_shot: bool = False) -> None:
+        """Follow a frame with the crop only, drawing nothing: the frames before a span that is rendered."""
+        self.stream.follower(params, new_shot)
+
 
 def model_input(conditioned: ConditionedFrame, frame: np.ndarray | None, context: bool) -> torch.Tensor:
-    """float32 in_channels x S x S for one frame: the stack, and for a `context` model the target `frame`'s crop
-    (uint8 H x W x 3 RGB, cropped by the conditioning's affine) outside the edit mask, and the mask."""
+    """float32 in_channels x S x S for one frame, on the stack's device: the stack, and for a `context` model the
+    target `frame`'s crop (uint8 H x W x 3 RGB, cropped by the conditioning's affine) outside the edit mask, and
+    the mask."""
     if not context:
         return conditioned.stack
     if frame is None or conditioned.edit_mask is None:
         raise ValueError("this model re-renders inside an edit mask: it needs the target frame and the mask")
-    size = conditioned.stack.shape[-1]
-    crop = torch.from_numpy(warp_to_crop(frame, conditioned.matrix, size)).permute(2, 0, 1).float() / 127.5 - 1
-    return generator_input(conditioned.stack[None], crop[None], conditioned.edit_mask[None, None])[0]
+    size, device = conditioned.stack.shape[-1], conditioned.stack.device
+    crop = torch.from_numpy(warp_to_crop(frame, conditioned.matrix, size)).to(device).permute(2, 0, 1).float()
+    return generator_input(conditioned.stack[None], crop[None] / 127.5 - 1, conditioned.edit_mask[None, None])[0]
 
 
 class Generate:
-    """Conditioning stacks (and target frames, for context) -> generated uint8 S x S x 3 crops through a backend."""
+    """Conditioning stacks (and target frames, for context) -> generated uint8 S x S x 3 crops through a backend.
+
+    On a CPU backend the batch goes to it as numpy. On CUDA the stacks (rendered on the GPU by a `Conditioner`
+    on that device) go to it as tensors and stay there through the generator and the conversion to uint8; only
+    the finished crops come back to the host, for compositing into the frame.
+    """
 
     def __init__(self, backend: Backend, context: bool = False) -> None:
         """`context`: the model re-renders inside edit masks (`GeneratorConfig.context` of its model.json)."""
@@ -99,11 +115,13 @@ class Generate:
         if not frames:
             return []
         targets = targets if targets is not None else [None] * len(frames)
-        inputs = [model_input(frame, target, self.context) for frame, target in zip(frames, targets)]
-        stacks = torch.stack(inputs).numpy()
-        images = self.backend.infer(stacks)
-        crops = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)
-        return list(crops.transpose(0, 2, 3, 1))
+        stacks = torch.stack([model_input(frame, target, self.context) for frame, target in zip(frames, targets)])
+        if self.backend.device == "cpu":
+            images = torch.from_numpy(self.backend.infer(stacks.cpu().numpy()))
+        else:
+            images = self.backend.infer(stacks.to(self.backend.device))
+        crops = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return list(crops.cpu().numpy())
 
 
 CONTEXT_PASTE = BlendConfig(mask="face", grow=24.0, feather=4.0, match_color=False)
@@ -124,7 +142,26 @@ class Composite:
         out = frame
         if crop is not None and self.context:
             config = dataclasses.replace(CONTEXT_PASTE, method=self.blend_config.method)
-            out = blend(frame, crop, conditioned.matrix, config, face_mask=conditioned.edit_mask.numpy())
+            out = blend(frame, crop, conditioned.matrix, config, face_mask=conditioned.edit_mask.cpu().numpy())
         elif crop is not None:
-            out = blend(frame, crop, conditioned.matrix, self.blend_config, face_mask=conditioned.face_mask.numpy())
+            out = blend(frame, crop, conditioned.matrix, self.blend_config, face_mask=conditioned.face_mask.cpu().numpy())
         return watermark(out) if self.mark else out
+
+
+@dataclass
+class FrameStages:
+    """The three per-frame stages of one model, built together so they agree on its layout (context or not)."""
+
+    condition: Conditioner
+    generate: Generate
+    composite: Composite
+
+    @classmethod
+    def for_model(cls, folder: ModelFolder, backend: Backend, model: FaceModel, fps: float,
+                  frame_size: tuple[int, int], edit: EditMaskConfig | None = None,
+                  blend_config: BlendConfig | None = None, mark: bool = False) -> FrameStages:
+        """The stages for `folder`'s model on `backend`, rendering frames of `frame_size` at `fps` (see `Conditioner`
+        for `model` and `edit`); the conditioning renders on the backend's device."""
+        context = folder.info().generator.context
+        return cls(Conditioner.for_model(folder, model, fps, frame_size, edit, backend.device), Generate(backend, context),
+                   Composite(blend_config, mark=mark, context=context))

@@ -41,6 +41,10 @@ import numpy as np
 from reenact.errors import SettingError
 from reenact.render.crop import crop_matrix, warp_from_crop, warp_to_crop
 
+BLEND_MASKS = ("crop", "face")
+"""`BlendConfig.mask` choices."""
+BLEND_METHODS = ("feather", "poisson")
+"""`BlendConfig.method` choices."""
 
 @dataclass(frozen=True)
 class BlendConfig:
@@ -64,15 +68,15 @@ class BlendConfig:
     needed, tens of ms: offline)."""
 
     def __post_init__(self) -> None:
-        if self.mask not in ("crop", "face"):
+        if self.mask not in BLEND_MASKS:
             raise SettingError(f"mask must be 'crop' or 'face', got {self.mask!r}")
-        if self.method not in ("feather", "poisson"):
+        if self.method not in BLEND_METHODS:
             raise SettingError(f"method must be 'feather' or 'poisson', got {self.method!r}")
         if self.feather < 1:
             raise SettingError(f"feather must be at least 1 crop pixel, got {self.feather}")
         if self.mask == "face" and self.grow < self.feather:
             raise SettingError(f"grow ({self.grow}) must be at least feather ({self.feather}), "
-                             "or the feather would fade the face itself")
+                               "or the feather would fade the face itself")
         if self.color_sigma <= 0:
             raise SettingError(f"color_sigma must be positive, got {self.color_sigma}")
 

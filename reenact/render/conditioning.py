@@ -43,7 +43,7 @@ from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_mat
 from reenact.render.edit_mask import EditMaskConfig
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
-from reenact.tracking.face_regions import SUB_REGIONS, region_masks
+from reenact.tracking.face_regions import region_masks
 
 CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "openings")
 """The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye and mouth openings (1).

@@ -1,4 +1,4 @@
-"""The one inference interface every backend implements, and its typed configuration.
+"""The one inference interface every backend implements (its configuration: `reenact.runtime.config`).
 
 A backend is built from a model folder and turns a conditioning stack into images:
 
@@ -14,63 +14,15 @@ layout, which no backend can fix.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar, Literal, Self, TypeVar
 
 import numpy as np
 import torch
 
-from reenact.errors import SettingError
 from reenact.model_folder import ModelInfo
 
-BackendName = Literal["auto", "torch", "onnxruntime", "tensorrt"]
-DeviceName = Literal["auto", "cpu", "cuda"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "onnxruntime", "tensorrt")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-DEFAULT_ENGINES_DIR = Path("engines")
-"""Where TensorRT engines are cached unless told otherwise (the repository's git-ignored engines/)."""
-
 Stack = TypeVar("Stack", np.ndarray, torch.Tensor)
-
-
-@dataclass(frozen=True)
-class BackendConfig:
-    """Which backend runs the generator, and how."""
-
-    backend: BackendName = "auto"
-    """torch, onnxruntime, tensorrt, or auto: the fastest present, in the order
-    TensorRT > ONNX Runtime CUDA > torch CUDA > ONNX Runtime CPU > torch CPU."""
-    device: DeviceName = "auto"
-    """cpu, cuda, or auto (CUDA when the backend can use it here, else CPU)."""
-    threads: int | None = None
-    """CPU threads for one inference (torch and ONNX Runtime intra-op threads); None keeps the
-    library's default (all cores). Torch's setting is process-wide."""
-    fp16: bool = True
-    """Half precision on CUDA (torch, the TensorRT engine, ONNX Runtime's TensorRT provider).
-    CPU inference is always FP32."""
-    cuda_graphs: bool = True
-    """torch on CUDA: capture one CUDA graph per batch size and replay it (removes the per-layer
-    launch overhead that dominates batch 1)."""
-    max_batch: int = 8
-    """Largest batch a TensorRT engine is built for; larger batches run in chunks of this size."""
-    engines_dir: Path = field(default=DEFAULT_ENGINES_DIR)
-    """Folder of cached TensorRT engines (keyed by GPU, TensorRT version and model hash)."""
-    ort_tensorrt: bool = False
-    """ONNX Runtime on CUDA: put the TensorRT execution provider first (needs an onnxruntime-gpu
-    built with TensorRT); off by default, the native `tensorrt` backend is the TensorRT path."""
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise SettingError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        if self.device not in DEVICES:
-            raise SettingError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
-        if self.backend == "tensorrt" and self.device == "cpu":
-            raise SettingError("the tensorrt backend runs on CUDA GPUs only: use --device cuda (or auto), or another backend")
-        if self.threads is not None and self.threads < 1:
-            raise SettingError(f"threads must be >= 1 (or None for the default), got {self.threads}")
-        if self.max_batch < 1:
-            raise SettingError(f"max_batch must be >= 1, got {self.max_batch}")
 
 
 @dataclass(frozen=True)

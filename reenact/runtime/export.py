@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reenact.errors import ReenactError
+from reenact.errors import ReenactError, SettingError
 from reenact.model_folder import GENERATOR_ONNX, GENERATOR_WEIGHTS, ModelFolder, load_generator, open_model
 from reenact.nn.export import export_generator
-from reenact.runtime.backend import DEFAULT_ENGINES_DIR, BackendConfig
+from reenact.runtime.config import DEFAULT_ENGINES_DIR, EXPORT_FORMATS, BackendConfig
 from reenact.runtime.parity import DisagreementError, check_agreement, random_stack
 
 ExportFormat = Literal["onnx", "tensorrt"]
-FORMATS: tuple[str, ...] = ("onnx", "tensorrt")
 
 
 @dataclass(frozen=True)
@@ -80,10 +79,10 @@ def export_model(
     tensorrt builds an engine from it into `engines_dir` (FP16 with `fp16`), or reports the cached
     one up to date. A stale or mismatched engine is rebuilt, never used.
     """
-    if format not in FORMATS:
-        raise ReenactError(f"unknown export format {format!r}; valid: {', '.join(FORMATS)}")
+    if format not in EXPORT_FORMATS:
+        raise SettingError(f"unknown export format {format!r}; valid: {', '.join(EXPORT_FORMATS)}")
     if max_batch < 1:
-        raise ReenactError(f"--max-batch must be 1 or more, got {max_batch}")
+        raise SettingError(f"--max-batch must be 1 or more, got {max_batch}")
     folder = open_model(model, needs=(GENERATOR_WEIGHTS,))
     if format == "onnx":
         if fp16:

@@ -24,7 +24,8 @@ import torch
 from reenact.errors import BackendUnavailableError, FormatError
 from reenact.model_folder import GENERATOR_ONNX, ModelFolder
 from reenact.nn.export import ExportMetadata
-from reenact.runtime.backend import Backend, BackendConfig, ModelSpec, threads_note
+from reenact.runtime.backend import Backend, ModelSpec, threads_note
+from reenact.runtime.config import BackendConfig
 
 _INSTALL_GPU = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu (the two packages cannot live side by side)"
 

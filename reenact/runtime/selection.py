@@ -17,7 +17,8 @@ from typing import Literal
 
 from reenact.errors import BackendUnavailableError
 from reenact.model_folder import ModelFolder, open_model
-from reenact.runtime.backend import Backend, BackendConfig
+from reenact.runtime.backend import Backend
+from reenact.runtime.config import BackendConfig
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import torch
 from reenact.errors import BackendUnavailableError, FormatError, InputError
 from reenact.model_folder import ModelFolder
 from reenact.nn.export import read_metadata
-from reenact.runtime.backend import Backend, BackendConfig, ModelSpec
+from reenact.runtime.backend import Backend, ModelSpec
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.engine_cache import EngineCache, EngineKey
 from reenact.runtime.torch_backend import require_cuda
 

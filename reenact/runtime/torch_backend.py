@@ -22,7 +22,8 @@ import torch
 from reenact.errors import BackendUnavailableError
 from reenact.model_folder import GENERATOR_WEIGHTS, ModelFolder, load_generator
 from reenact.nn.generator import Generator
-from reenact.runtime.backend import Backend, BackendConfig, ModelSpec, threads_note
+from reenact.runtime.backend import Backend, ModelSpec, threads_note
+from reenact.runtime.config import BackendConfig
 
 
 def require_cuda(what: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reenact import __version__
-from reenact.errors import InputError, ReenactError
+from reenact.errors import InputError
 from reenact.model_folder import (
     CHECKPOINT,
     GENERATOR_ONNX,
@@ -173,10 +173,7 @@ def _train(
         raise InputError(f"target clip not found: {clip}")
     conditioning = ConditioningConfig(crop=CropConfig(size=config.size))
     network = network_for(config, conditioning.window, N_CHANNELS)
-    try:
-        config.check(network, processes.world_size)
-    except ValueError as e:
-        raise ReenactError(str(e)) from None
+    config.check(network, processes.world_size)
     data_hash = file_hash(clip)
     output.mkdir(parents=True, exist_ok=True)
     continues = check_output_folder(output, data_hash, resume, force)
@@ -271,7 +268,7 @@ def _train(
         crop_margin=conditioning.crop.margin, generator=network.generator, data_hash=data_hash, source=str(clip.resolve()),
         fps=track.fps, frames=n, validation=validation, steps=trainer.step,
         metrics={name: round(value, 4) for name, value in metrics.items()}, reenact_version=__version__,
-        mouth_opening=conditioning.mouth_opening,
+        mouth_opening=conditioning.mouth_opening, training=config.to_dict(),
     )
     generator = trainer.ema.to("cpu").float()
     folder = save_model(output, generator, info, track)

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.eval.evaluate import TorchRenderer, conditioned_span, evaluate_cross, evaluate_self
+from reenact.eval.evaluate import conditioned_span, evaluate_cross, evaluate_self
 from reenact.eval.report import METRICS_JSON, METRICS_PNG, REPORT_MD, VIDEO, write_report
+from reenact.pipeline.stages import Generate
 from reenact.render.conditioning import ConditioningConfig, condition_clip
 from reenact.render.crop import CropConfig
+from reenact.runtime.config import BackendConfig
+from reenact.runtime.torch_backend import TorchBackend
 from reenact.video_io import VideoReader
 
 
@@ -37,7 +40,7 @@ def test_conditioned_span_is_the_clip_conditioning_of_those_frames(tracked) -> N
 def test_self_reenactment_writes_every_output(model, tmp_path) -> None:
     info = model.info()
     out = tmp_path / "report"
-    result = evaluate_self(model, TorchRenderer(model), video=out / VIDEO)
+    result = evaluate_self(model, torch_stage(model), video=out / VIDEO)
     paths = write_report(result, out)
     for name in (METRICS_JSON, REPORT_MD, METRICS_PNG, VIDEO):
         assert (out / name).stat().st_size > 0, name
@@ -70,7 +73,7 @@ def test_cross_reenactment_scores_fidelity_and_flicker(model, tracked, data, tmp
     n = 24  # the driver's first second: enough to score, quick to re-track
     source = dataclasses.replace(whole, params=whole.params[:n], landmarks=whole.landmarks[:n],
                                  fit_error=whole.fit_error[:n], cuts=whole.cuts[whole.cuts < n])
-    result = evaluate_cross(model, TorchRenderer(model), data / "drive_d0.mp4", source)
+    result = evaluate_cross(model, torch_stage(model), data / "drive_d0.mp4", source)
     assert result.mode == "cross" and list(result.methods) == ["model", "nearest", "warp"]
     assert len(result.frames) == source.n_frames
     assert all(not scores.images for scores in result.methods.values())
@@ -78,3 +81,8 @@ def test_cross_reenactment_scores_fidelity_and_flicker(model, tracked, data, tmp
     assert summary["warp"]["face_found"] > 0.9 and np.isfinite(summary["warp"]["flicker"])
     write_report(result, tmp_path)
     assert "PSNR" not in (tmp_path / REPORT_MD).read_text()
+
+
+def torch_stage(folder) -> Generate:
+    """The pipeline's generate stage on the torch reference backend (what the other backends are checked against)."""
+    return Generate(TorchBackend(folder, "cpu", BackendConfig()), folder.info().generator.context)

@@ -33,7 +33,7 @@ CAMERA = "drive_d0.mp4"
 
 
 def open_cpu_backend(folder):
-    from reenact.runtime.backend import BackendConfig
+    from reenact.runtime.config import BackendConfig
     from reenact.runtime.selection import open_backend
 
     return open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu", threads=1)).backend

@@ -14,7 +14,7 @@ from reenact.eval.metrics import psnr
 from reenact.model_folder import open_model
 from reenact.pipeline.label import read_metadata
 from reenact.pipeline.offline import OfflineConfig, rerender_clip
-from reenact.pipeline.stages import Composite, Conditioner, Generate
+from reenact.pipeline.stages import Composite, Conditioner, FrameStages, Generate
 from reenact.runtime.selection import open_backend
 from reenact.tracking.tracker import track_video
 from reenact.video_io import VideoReader, VideoWriter
@@ -82,11 +82,10 @@ def test_interrupted_render_leaves_a_playable_file(tmp_path, random_model, clip_
             return super().__call__(frames, targets)
 
     out = tmp_path / "partial.mp4"
-    conditioner = Conditioner(folder, track.model, reader.fps, (reader.width, reader.height))
+    stages = FrameStages.for_model(folder, backend, track.model, reader.fps, (reader.width, reader.height))
+    stages.generate = InterruptedGenerate(backend, stages.generate.context)
     with pytest.raises(KeyboardInterrupt):
-        rerender_clip(clip_with_gap, track.params, track.cuts, out, conditioner,
-                      InterruptedGenerate(backend, conditioner.context), Composite(context=conditioner.context),
-                      OfflineConfig(batch=4))
+        rerender_clip(clip_with_gap, track.params, track.cuts, out, stages, OfflineConfig(batch=4))
     frames = list(VideoReader(out))
     assert len(frames) == 8 and frames[0].shape == (480, 480, 3)  # two batches were written before the stop
 
@@ -95,7 +94,7 @@ def test_composite_leaves_pixels_outside_the_crop_bit_identical(random_model, da
     folder = open_model(random_model.path)
     track = folder.load_track()
     frame = next(iter(VideoReader(data / "target_wojtek.mp4")))
-    conditioned = Conditioner(folder, track.model, track.fps, (track.width, track.height))(track.params[0])
+    conditioned = Conditioner.for_model(folder, track.model, track.fps, (track.width, track.height))(track.params[0])
     crop = np.full((64, 64, 3), 200, np.uint8)
     out = Composite()(frame, conditioned, crop)
     x, y, side = conditioned.window

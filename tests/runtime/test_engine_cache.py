@@ -16,7 +16,8 @@ import torch
 from reenact.model_folder import ModelFolder
 from reenact.nn.export import export_generator
 from reenact.nn.generator import build_generator
-from reenact.runtime.backend import BackendConfig, ModelSpec
+from reenact.runtime.backend import ModelSpec
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.engine_cache import EngineCache, EngineKey
 from reenact.runtime.tensorrt_backend import engine_key
 

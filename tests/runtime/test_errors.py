@@ -13,7 +13,7 @@ import torch
 
 from reenact.errors import BackendUnavailableError, FormatError, InputError, ReenactError
 from reenact.model_folder import ModelFolder
-from reenact.runtime.backend import BackendConfig
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.selection import open_backend
 from reenact.runtime.tensorrt_backend import import_tensorrt

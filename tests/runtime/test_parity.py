@@ -13,7 +13,8 @@ import torch
 
 from reenact.errors import BackendUnavailableError
 from reenact.model_folder import ModelFolder, load_generator
-from reenact.runtime.backend import Backend, BackendConfig
+from reenact.runtime.backend import Backend
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.parity import FP16, FP32, check_agreement, random_stack, tolerance_for
 from reenact.runtime.selection import open_backend

@@ -13,7 +13,8 @@ import torch
 
 from reenact.errors import BackendUnavailableError, FormatError
 from reenact.model_folder import ModelFolder
-from reenact.runtime.backend import Backend, BackendConfig, ModelSpec
+from reenact.runtime.backend import Backend, ModelSpec
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.selection import AUTO_ORDER, Candidate, candidates, open_backend
 
 

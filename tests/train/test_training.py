@@ -13,7 +13,7 @@ from reenact.model_folder import open_model
 from reenact.params import Track
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
-from reenact.runtime.backend import BackendConfig
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.parity import check_agreement, random_stack
 from reenact.runtime.torch_backend import TorchBackend

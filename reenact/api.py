@@ -1,0 +1,330 @@
+"""reenact as a library: track a clip, train a target, re-render, go live, evaluate.
+
+The `reenact` command is a thin layer over these calls, and so are the
+browser editor and the batch runner: what a command does, a program can do
+with the same call. A short session:
+
+    from reenact import api
+
+    target = api.Target.load("models/edtalk")
+    summary = api.rerender(target, "clip.mp4", "dubbed.mp4", source="driver.mp4",
+                           recombination=api.RecombineConfig(mode="expression"),
+                           edits=[api.Smile(0.5, timing=api.Timing(start=10, end=25))])
+    print(summary.line())
+
+Long steps report progress through `bars`: a function `(description, total)
+-> context manager` yielding an `update(n)` callable (the CLI passes tqdm
+bars; the default shows none). One-line notes (which backend was chosen, a
+still source) go to `say`. Errors are `reenact.errors.ReenactError`s that say
+what was wrong; outputs are written under a temporary name and renamed, and an
+output that is one of the inputs is refused before any work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from reenact.edits import Edit, Editor, LookAt, SetEyeOpenness, Smile, Timing, TurnHead
+from reenact.errors import ReenactError, SettingError
+from reenact.eval.evaluate import evaluate_cross, evaluate_self
+from reenact.eval.report import VIDEO, write_report
+from reenact.eval.results import EvalResult
+from reenact.model_folder import MODEL_JSON, ModelFolder, ModelInfo, file_hash, open_model
+from reenact.output_paths import check_outputs
+from reenact.params import FaceModel, FaceParams, Track
+from reenact.pipeline.label import provenance, synthetic_metadata
+from reenact.pipeline.live import LiveConfig, LiveSummary, run_live
+from reenact.pipeline.offline import OfflineConfig, RunSummary, rerender_clip
+from reenact.pipeline.stages import FrameStages, Generate
+from reenact.recombine import RecombineConfig, RegionWeights, output_cuts, recombine
+from reenact.render.blend import BlendConfig
+from reenact.render.edit_mask import edit_regions
+from reenact.runtime.backend import Backend
+from reenact.runtime.config import BackendConfig
+from reenact.runtime.selection import open_backend
+from reenact.tracking.cut_list import AUTO, CutList
+from reenact.train.config import TrainConfig
+from reenact.train.run import TrainResult, train_target
+from reenact.video_io import VideoReader
+
+__all__ = [
+    "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
+    "RegionWeights", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead", "evaluate",
+    "output_params", "rerender", "track", "train",
+]
+
+Update = Callable[[int], object]
+Bars = Callable[[str, int | None], AbstractContextManager[Update]]
+"""`bars(description, total)` -> a context manager yielding `update(frames_done)`."""
+Say = Callable[[str], object]
+PathLike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def no_bars(description: str, total: int | None) -> Iterator[Update]:
+    """The default `Bars`: no progress shown."""
+    yield lambda n: None
+
+
+def _quiet(line: str) -> None:
+    """The default `say`: notes dropped."""
+
+
+def track(video: PathLike, cuts: CutList = AUTO, *, face: int = 0, max_faces: int = 2, smooth: bool = True,
+          model: FaceModel | None = None, bars: Bars = no_bars, description: str = "tracking") -> Track:
+    """Track the face in `video` into per-frame parameters (MediaPipe Face Mesh, fitted, filtered, cut at shots).
+
+        clip = api.track("clip.mp4")
+        clip.save("clip.npz")
+
+    `face`: which face to follow (0: the largest at the start); `model`: fit in this face model (a trained
+    target's, so that its generator understands the parameters); `cuts`: where shots start (`AUTO`: detected).
+    """
+    from reenact.tracking.landmarks import LandmarkConfig
+    from reenact.tracking.tracker import TrackerConfig, track_video
+
+    if face < 0:
+        raise SettingError(f"--face must be 0 or more (0 = the largest face), got {face}")
+    config = TrackerConfig(landmarks=LandmarkConfig(face=face, max_faces=max(max_faces, face + 1)), cut_list=cuts,
+                           smooth=smooth)
+    with bars(description, VideoReader(video).n_frames) as update:
+        return track_video(video, config, progress=update, model=model)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A trained target: its model folder and the track of the clip it was trained on.
+
+        target = api.Target.load("models/edtalk")
+        print(target.info.preset, target.info.size, target.track.n_frames)
+    """
+
+    folder: ModelFolder
+    track: Track
+    """The training clip's track: the target's face model, and its lid and smile motion for edits."""
+
+    @classmethod
+    def load(cls, model: PathLike | ModelFolder) -> Target:
+        """Open a model folder (checked complete and intact) and load its track."""
+        folder = open_model(model)
+        return cls(folder, folder.load_track())
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.folder.info()
+
+    def clip_track(self, clip: PathLike, cuts: CutList = AUTO, bars: Bars = no_bars) -> Track:
+        """A clip of the target in the model's face model: the model's own track for its training clip (unless
+        `cuts` asks for other cuts than detected: its filters must restart there), else the clip tracked now and
+        fitted against the model (its identity is what the generator knows)."""
+        if cuts.detect and file_hash(clip) == self.info.data_hash:
+            return self.track
+        return track(clip, cuts, model=self.track.model, bars=bars, description="tracking target")
+
+    def open_backend(self, config: BackendConfig = BackendConfig(), say: Say = _quiet) -> Backend:
+        """The generator's inference backend `config` asks for; says which one `auto` took and what it skipped."""
+        selection = open_backend(self.folder, config)
+        skipped = ", ".join(str(candidate) for candidate, _ in selection.skipped)
+        say(f"backend: {selection.backend.describe()}" + (f" (not available here: {skipped})" if skipped else ""))
+        return selection.backend
+
+    def generate_stage(self, backend: Backend) -> Generate:
+        """The pipeline's generate stage for this model on `backend` (what `rerender`, `LiveSession` and
+        `evaluate` run)."""
+        return Generate(backend, self.info.generator.context)
+
+
+def _target(target: Target | PathLike) -> Target:
+    return target if isinstance(target, Target) else Target.load(target)
+
+
+def _backend(target: Target, backend: BackendConfig | Backend, say: Say) -> Backend:
+    return backend if isinstance(backend, Backend) else target.open_backend(backend, say)
+
+
+def output_params(target: Track, source: Track | None = None, recombination: RecombineConfig | None = None,
+                  edits: Sequence[Edit] = (), loop_source: bool = False, motion: Track | None = None) -> FaceParams:
+    """The parameters to render for each frame of the `target` clip: `source` recombined onto it (when given),
+    then `edits` applied.
+
+        params = api.output_params(target_track, source_track, api.RecombineConfig(mode="expression"))
+
+    `motion`: the track the edits learn the person's lid and smile motion from (a model's own training track:
+    a short shot of the target may never blink); default `target`.
+    """
+    params = recombine(source, target, recombination or RecombineConfig(), loop_source) if source else target.params
+    return Editor(motion or target).apply(params, edits) if edits else params
+
+
+def rerender(
+    target: Target | PathLike,
+    target_clip: PathLike,
+    output: PathLike,
+    *,
+    source: PathLike | None = None,
+    recombination: RecombineConfig | None = None,
+    edits: Sequence[Edit] = (),
+    loop_source: bool = False,
+    cuts: CutList = AUTO,
+    source_cuts: CutList = AUTO,
+    backend: BackendConfig | Backend = BackendConfig(),
+    blend: BlendConfig = BlendConfig(),
+    watermark: bool = False,
+    batch: int = 8,
+    review: PathLike | None = None,
+    command: str = "rerender",
+    bars: Bars = no_bars,
+    say: Say = _quiet,
+) -> RunSummary:
+    """Re-render `target_clip` of the target into `output`, driven by `source` (a video or a still image) and/or
+    changed by `edits`; every frame kept at the clip's rate, its audio copied, frames without a face untouched,
+    the file labelled synthetic (`command` names what made it).
+
+        api.rerender("models/edtalk", "clip.mp4", "smile.mp4", edits=[api.Smile(0.8)])
+
+    `recombination`: what the source drives (default: everything); `review`: also write source | target |
+    result side by side. A still `source` holds its expression and pose (absolute) over the whole clip.
+    """
+    target = _target(target)
+    target_clip, output = Path(target_clip), Path(output)
+    source = Path(source) if source is not None else None
+    review = Path(review) if review is not None else None
+    check_outputs({"-o": output, "--review": review},
+                  {"target": target_clip, "source": source, **target.folder.own_files()})
+    reader = VideoReader(target_clip)  # both inputs checked before the long work
+    still = source is not None and VideoReader(source).is_still
+    if still:
+        loop_source = True
+        recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
+        say(f"{source.name} is a still image: its expression and head pose are held over the whole clip")
+    target_track = target.clip_track(target_clip, cuts, bars)
+    source_track = None
+    if source is not None:
+        source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
+                        if still else track(source, source_cuts, bars=bars, description="tracking source"))
+    params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track)
+    # Cuts of either clip restart the crop follower and the conditioning stack.
+    shot_cuts = output_cuts(source_track, target_track, loop_source) if source_track else target_track.cuts
+    if not params.valid.any():
+        raise ReenactError(f"no frame of {target_clip} shows a face; nothing to re-render")
+    engine = _backend(target, backend, say)
+    metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name, extra={
+        "command": command, **provenance("target", target_clip), **provenance("source", source)})
+    source_frames = None
+    if source is not None and review is not None:
+        source_frames = itertools.cycle(VideoReader(source)) if loop_source else iter(VideoReader(source))
+    edit = edit_regions((recombination or RecombineConfig()) if source else None, edits)
+    stages = FrameStages.for_model(target.folder, engine, target_track.model, reader.fps,
+                                   (reader.width, reader.height), edit, blend, watermark)
+    total = min(len(params), reader.n_frames) if reader.n_frames else len(params)
+    with bars("rendering", total) as update:
+        return rerender_clip(target_clip, params, shot_cuts, output, stages,
+                             OfflineConfig(batch=batch, review=review, metadata=metadata), source_frames, update,
+                             target_params=target_track.params)
+
+
+class LiveSession:
+    """A camera driving the target in real time, into a window, a virtual camera or a file.
+
+        session = api.LiveSession("models/edtalk", api.LiveConfig(camera=0, sink="window"))
+        print(session.run().line())
+    """
+
+    def __init__(self, target: Target | PathLike, config: LiveConfig,
+                 backend: BackendConfig | Backend = BackendConfig(threads=1), say: Say = print) -> None:
+        """`backend`: one generator thread by default, the other stages run beside it (measured fastest on 2
+        cores). A file sink that is one of the inputs is refused here."""
+        self.target, self.config, self.backend, self.say = _target(target), config, backend, say
+        if isinstance(config.sink, Path):
+            info = self.target.info
+            camera = config.camera if isinstance(config.camera, Path) else None
+            check_outputs({"--sink": config.sink}, {
+                "camera": camera, "background": config.background,
+                "training clip": Path(info.source) if info.source else None, **self.target.folder.own_files()})
+
+    def run(self) -> LiveSummary:
+        """Run until the camera ends, q/Esc, `max_seconds` or Ctrl-C; the summary says fps and latency."""
+        torch.set_num_threads(1)  # the stages run in threads of their own; torch's pool would fight them for cores
+        return run_live(self.target.folder, self.config, lambda: _backend(self.target, self.backend, self.say),
+                        say=self.say)
+
+
+def evaluate(
+    target: Target | PathLike,
+    output: PathLike,
+    *,
+    target_clip: PathLike | None = None,
+    source: PathLike | None = None,
+    recombination: RecombineConfig | None = None,
+    training_clip: PathLike | None = None,
+    backend: BackendConfig | Backend = BackendConfig(),
+    bars: Bars = no_bars,
+    say: Say = _quiet,
+) -> EvalResult:
+    """Score the model against the nearest-frame and warp baselines on the same frames, and write the report
+    (report.md, metrics.json, metrics.png, the side-by-side video) into the folder `output`.
+
+        result = api.evaluate("models/edtalk", "out/eval")
+        print(result.summary()["model"]["psnr_face"])
+
+    Self-reenactment by default (the training clip's held-out tail), or every frame of `target_clip` (another
+    clip of the same person); cross-reenactment with `source` (fidelity and flicker, no ground truth).
+    """
+    target = _target(target)
+    output = Path(output)
+    inputs = {"target": target_clip, "source": source, "training clip": training_clip}
+    reports = {f"-o {output}'s {name}": output / name for name in ("metrics.json", "report.md", "metrics.png", VIDEO)}
+    check_outputs({"-o": output, **reports}, {**{k: Path(v) if v else None for k, v in inputs.items()},
+                                              **target.folder.own_files()}, folders=("-o",))
+    if target_clip and source:
+        raise SettingError("give --target (self-reenactment of another clip) or --source (cross-reenactment), "
+                           "not both")
+    for clip in inputs.values():
+        if clip is not None:
+            VideoReader(clip)  # every input checked before the long work starts
+    generate = target.generate_stage(_backend(target, backend, say))
+    if generate.backend.name != "torch":
+        torch.set_num_threads(1)  # only the rasteriser uses torch then; one thread is fastest for its small ops
+    output.mkdir(parents=True, exist_ok=True)
+    video = output / VIDEO
+    if source:
+        result = evaluate_cross(target.folder, generate, Path(source), track(source, bars=bars), recombination,
+                                training_clip=training_clip, video=video)
+    else:
+        clip = (Path(target_clip), target.clip_track(target_clip, bars=bars)) if target_clip else None
+        result = evaluate_self(target.folder, generate, clip, training_clip=training_clip, video=video)
+    write_report(result, output)
+    return result
+
+
+def train(target_clip: PathLike, output: PathLike, config: TrainConfig, *, track_file: PathLike | None = None,
+          resume: bool = False, force: bool = False, device: str = "auto", minutes: float | None = None,
+          say: Say = print) -> TrainResult:
+    """Fit a target's generator on its clip into the model folder `output` (tracked, cached, trained, exported).
+
+        from reenact.train.config import train_preset
+        result = api.train("target.mp4", "models/me", train_preset("cpu"), minutes=60)
+        target = api.Target.load(result.folder.path)
+
+    `track_file`: start from this track instead of tracking (no MediaPipe needed); `minutes`: stop then and
+    export what there is; `resume`: continue the run in `output` from its checkpoint.
+    """
+    from reenact.model_folder import CHECKPOINT, GENERATOR_ONNX, GENERATOR_WEIGHTS, TRACK
+
+    target_clip, output = Path(target_clip), Path(output)
+    written = {f"-o {output}'s {name}": output / name
+               for name in (MODEL_JSON, GENERATOR_WEIGHTS, GENERATOR_ONNX, TRACK, CHECKPOINT, "log.csv")}
+    check_outputs({"-o": output, **written}, {"target clip": target_clip, "--track": track_file}, folders=("-o",))
+    return train_target(target_clip, output, config, track_path=Path(track_file) if track_file else None,
+                        resume=resume, force=force, device=device,
+                        time_limit=None if minutes is None else 60 * minutes, say=say)
+
