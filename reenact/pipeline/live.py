@@ -407,20 +407,22 @@ class Worker(threading.Thread, Generic[In, Out]):
     """Weight of the latest item in the smoothed time per item."""
 
     def __init__(self, name: str, inbox: LatestSlot[In], outbox: LatestSlot[Out], steps: Sequence[Callable],
-                 failures: _Failures, stop: threading.Event, pace: bool = True) -> None:
+                 failures: _Failures, stop: threading.Event, pace: bool = True,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        """`clock`: seconds, monotonic (tests pass a fake one to check the pacing)."""
         super().__init__(name=f"live-{name}", daemon=True)
         self.stage, self.inbox, self.outbox, self.steps, self.failures = name, inbox, outbox, steps, failures
-        self.stop, self.pace = stop, pace
+        self.stop, self.pace, self.clock = stop, pace, clock
         self.downstream: Worker | None = None
         """The worker taking from `outbox` (None: the sink, which is always ready)."""
         self.seconds_per_item = 0.0
         self._busy_until = 0.0
 
     def next_take(self, handed: bool = False) -> float:
-        """When this worker will take a new item (`time.perf_counter()`; in the past: it is waiting for one),
+        """When this worker will take a new item (on `clock`; in the past: it is waiting for one),
         if `handed`, after an item now being made upstream is handed to it first."""
         busy = bool(self._busy_until)
-        free = self._busy_until or time.perf_counter()
+        free = self._busy_until or self.clock()
         if handed or self.inbox.pending:  # that item comes first (newest wins: one, however many come)
             free = self._start_after(free, busy) + self.seconds_per_item
             busy = True
@@ -442,12 +444,12 @@ class Worker(threading.Thread, Generic[In, Out]):
         in_a_row = 0
         try:
             while True:
-                while (wait := self._start_after(time.perf_counter(), False) - time.perf_counter()) > 0 \
+                while (wait := self._start_after(self.clock(), False) - self.clock()) > 0 \
                         and not self.stop.is_set():
                     self.stop.wait(min(wait, 0.01))  # the estimate moves: look again soon
                 if (item := self.inbox.get()) is None:
                     break
-                start = time.perf_counter()
+                start = self.clock()
                 self._busy_until = start + self.seconds_per_item
                 try:
                     for step in self.steps:
@@ -457,7 +459,7 @@ class Worker(threading.Thread, Generic[In, Out]):
                     self.failures.frame_failed(self.stage, item.meta.seq, e, in_a_row)
                 else:
                     in_a_row = 0
-                    self._learn(time.perf_counter() - start)
+                    self._learn(self.clock() - start)
                     self.outbox.put(item)
                 self._busy_until = 0.0
         except BaseException as e:  # noqa: BLE001 - carried to the main thread, which re-raises it

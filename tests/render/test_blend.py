@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.render.blend import BlendConfig, benchmark_ms, blend, blend_reference, paste_mask
+from reenact.render.blend import BlendConfig, blend, blend_reference, paste_mask
 from reenact.render.crop import crop_matrix, warp_from_crop, warp_to_crop
 
 SIZE = 256
@@ -177,7 +177,3 @@ def test_bad_inputs_are_refused(frame):
         BlendConfig(mask="face", feather=30, grow=10)
     with pytest.raises(ValueError, match="method"):
         BlendConfig(method="alpha")
-
-
-def test_benchmark_reports_milliseconds():
-    assert 0 < benchmark_ms(repeats=2) < 1000

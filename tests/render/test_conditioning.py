@@ -16,7 +16,6 @@ from reenact.render.conditioning import (
     ConditioningConfig,
     ConditioningRenderer,
     ConditioningStream,
-    benchmark_conditioning,
     condition_clip,
     iris_centres,
     stack_indices,
@@ -113,10 +112,6 @@ def test_stream_checks_its_input(d0_track):
         ConditioningConfig(window=0)
     with pytest.raises(ValueError, match="2 x 3"):
         stream.renderer.render(d0_track.params[0], np.eye(3))
-
-
-def test_benchmark_runs(d0_track):
-    assert benchmark_conditioning(64, "cpu", d0_track, frames=3) > 0
 
 
 @pytest.mark.gpu

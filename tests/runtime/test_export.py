@@ -14,7 +14,7 @@ from reenact.runtime.config import BackendConfig
 from reenact.runtime.benchmark import benchmark_backend
 from reenact.runtime.export import export_model
 from reenact.runtime.tensorrt_backend import import_tensorrt
-from reenact.runtime.timing import median_ms, time_calls
+from reenact.runtime.timing import time_calls
 from reenact.runtime.torch_backend import TorchBackend
 
 
@@ -69,6 +69,5 @@ def test_benchmark_and_timing(tiny_folder: ModelFolder) -> None:
     assert timing.fps == pytest.approx(1e3 / timing.ms_per_frame)
     calls = []
     assert len(time_calls(lambda: calls.append(1), runs=4, warmup=2)) == 4 and len(calls) == 6
-    assert median_ms(lambda: None, runs=3, warmup=0) >= 0
     with pytest.raises(ValueError, match="runs >= 1"):
         time_calls(lambda: None, runs=0, warmup=0)

@@ -187,3 +187,30 @@ def test_too_short_a_clip_is_refused(capsys, tmp_path, data):
             writer.write(frame)
     code, _, err = run_cli(capsys, "train", str(short), "-o", str(tmp_path / "m"), "--preset", "tiny")
     assert_one_clear_line(code, err, "at least 50")
+
+
+def test_preset_names_are_the_presets() -> None:
+    from reenact.nn.preset_names import PRESET_NAMES
+    from reenact.nn.presets import PRESETS
+    from reenact.train.config import TRAIN_PRESETS
+
+    assert PRESET_NAMES == tuple(PRESETS) == tuple(TRAIN_PRESETS)
+
+
+def test_every_preset_trains_two_steps_into_a_model(tmp_path, data, wojtek_track_file):
+    """Each preset's networks, at a small crop, through both phases and the export: a folder that renders and
+    says how it was trained. One folder, trained over (--force), so the dataset cache is built once."""
+    from reenact.nn.preset_names import PRESET_NAMES
+
+    for preset in PRESET_NAMES:
+        config = train_preset(preset, steps=2, size=64, adv_start=1, preview_every=2, checkpoint_every=2,
+                              validation_frames=4)
+        frames = network_for(config, ConditioningConfig().window, N_CHANNELS).temporal.frames
+        config = replace(config, batch_size=frames)
+        result = train_target(data / CLIP, tmp_path / "model", config, track_path=wojtek_track_file, force=True,
+                              say=lambda _: None)
+        info = open_model(result.folder.path).info()
+        assert result.steps == 2 and info.preset == preset and info.size == 64
+        assert info.training == json.loads(json.dumps(config.to_dict()))
+        exported = OnnxRuntimeBackend(result.folder, "cpu", BackendConfig())
+        assert exported.infer(random_stack(exported, 1)).shape == (1, 3, 64, 64)
