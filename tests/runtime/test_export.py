@@ -10,8 +10,8 @@ import pytest
 from reenact.errors import BackendUnavailableError, InputError, ReenactError
 from reenact.model_folder import ModelFolder
 from reenact.nn.export import read_metadata
-from reenact.runtime.config import BackendConfig
 from reenact.runtime.benchmark import benchmark_backend
+from reenact.runtime.config import BackendConfig
 from reenact.runtime.export import export_model
 from reenact.runtime.tensorrt_backend import import_tensorrt
 from reenact.runtime.timing import time_calls
