@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import itertools
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from reenact.edits import Edit, Editor, LookAt, SetEyeOpenness, Smile, Timing, TurnHead
@@ -41,13 +44,13 @@ from reenact.eval.results import EvalResult
 from reenact.model_folder import MODEL_JSON, ModelFolder, ModelInfo, file_hash, open_model
 from reenact.output_paths import check_outputs
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.pipeline.label import provenance, synthetic_metadata
+from reenact.pipeline.label import METADATA_KEY, provenance, read_metadata, synthetic_metadata
 from reenact.pipeline.live import LiveConfig, LiveSummary, run_live
 from reenact.pipeline.offline import OfflineConfig, RunSummary, rerender_clip
 from reenact.pipeline.stages import FrameStages, Generate
 from reenact.recombine import RecombineConfig, RegionWeights, output_cuts, recombine
 from reenact.render.blend import BlendConfig
-from reenact.render.edit_mask import edit_regions
+from reenact.render.edit_mask import EditMaskConfig, edit_regions
 from reenact.runtime.backend import Backend
 from reenact.runtime.config import BackendConfig
 from reenact.runtime.selection import open_backend
@@ -59,7 +62,8 @@ from reenact.video_io import VideoReader
 __all__ = [
     "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
     "RegionWeights", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead", "evaluate",
-    "output_params", "rerender", "track", "train",
+    "output_params", "plan_rerender", "render", "RenderPlan", "rerender", "settings_hash", "track", "train",
+    "up_to_date",
 ]
 
 Update = Callable[[int], object]
@@ -165,6 +169,110 @@ def output_params(target: Track, source: Track | None = None, recombination: Rec
     return Editor(motion or target).apply(params, edits) if edits else params
 
 
+@dataclass(frozen=True)
+class RenderPlan:
+    """What a re-render of a clip decides before its first frame is drawn: the parameters of every frame, where
+    shots start, what is re-rendered and how it is labelled. Any range of frames can then be drawn on its own
+    (`render`): a range starting at a shot cut comes out as it does in a whole run, where every filter restarts
+    at the cut too."""
+
+    model: Path
+    """The model folder."""
+    target_clip: Path
+    params: FaceParams
+    """The output parameters of the clip's frames (recombined and edited)."""
+    target_params: FaceParams
+    """The target frames' own parameters (the edit mask covers their face and the output's)."""
+    cuts: np.ndarray
+    """int first frames of the shots of either clip (the crop follower and the stack restart there)."""
+    target_cuts: np.ndarray
+    """int first frames of the target clip's own shots: where it can be split (`reenact run --split-shots`)."""
+    edit: EditMaskConfig
+    """The regions the edits and the source change."""
+    blend: BlendConfig
+    watermark: bool
+    metadata: dict[str, str]
+    """The output's synthetic label."""
+    source: Path | None = None
+    loop_source: bool = False
+
+    @property
+    def frames(self) -> int:
+        """How many frames the output has (the shorter clip's, unless the source loops)."""
+        total = VideoReader(self.target_clip).n_frames
+        return min(len(self.params), total) if total else len(self.params)
+
+
+def plan_rerender(
+    target: Target | PathLike,
+    target_clip: PathLike,
+    *,
+    source: PathLike | None = None,
+    recombination: RecombineConfig | None = None,
+    edits: Sequence[Edit] = (),
+    loop_source: bool = False,
+    cuts: CutList = AUTO,
+    source_cuts: CutList = AUTO,
+    blend: BlendConfig = BlendConfig(),
+    watermark: bool = False,
+    command: str = "rerender",
+    bars: Bars = no_bars,
+    say: Say = _quiet,
+) -> RenderPlan:
+    """Track what needs tracking and decide every frame of a re-render (see `rerender` for the arguments)."""
+    target = _target(target)
+    target_clip = Path(target_clip)
+    source = Path(source) if source is not None else None
+    settings = settings_hash(recombination if source else None, edits, loop_source, cuts,
+                             source_cuts if source else AUTO, blend, watermark)  # as asked, before defaults apply
+    VideoReader(target_clip)  # both inputs checked before the long work
+    still = source is not None and VideoReader(source).is_still
+    if still:
+        loop_source = True
+        recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
+        say(f"{source.name} is a still image: its expression and head pose are held over the whole clip")
+    target_track = target.clip_track(target_clip, cuts, bars)
+    source_track = None
+    if source is not None:
+        source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
+                        if still else track(source, source_cuts, bars=bars, description="tracking source"))
+    params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track)
+    if not params.valid.any():
+        raise ReenactError(f"no frame of {target_clip} shows a face; nothing to re-render")
+    # Cuts of either clip restart the crop follower and the conditioning stack.
+    shot_cuts = output_cuts(source_track, target_track, loop_source) if source_track else target_track.cuts
+    metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name, extra={
+        "command": command, **provenance("target", target_clip), **provenance("source", source),
+        "settings_sha256": settings})
+    edit = edit_regions((recombination or RecombineConfig()) if source else None, edits)
+    return RenderPlan(target.folder.path, target_clip, params, target_track.params[:len(params)], shot_cuts,
+                      target_track.cuts, edit, blend, watermark, metadata, source, loop_source)
+
+
+def render(plan: RenderPlan, output: PathLike, *, backend: BackendConfig | Backend = BackendConfig(), batch: int = 8,
+           review: PathLike | None = None, frames: tuple[int, int] | None = None, piece: bool = False,
+           target: Target | None = None, bars: Bars = no_bars, say: Say = _quiet) -> RunSummary:
+    """Draw the planned frames [start, end) of `frames` (default: all) into `output`, with the clip's audio and a
+    source | target | result `review` when asked. A `piece` is to be joined with others (no audio, lossless)."""
+    target = target or Target.load(plan.model)
+    output = Path(output)
+    review = Path(review) if review is not None else None
+    start, end = frames or (0, plan.frames)
+    engine = _backend(target, backend, say)
+    reader = VideoReader(plan.target_clip)
+    source_frames = None
+    if plan.source is not None and review is not None:
+        clip = VideoReader(plan.source)
+        source_frames = itertools.islice(itertools.cycle(clip) if plan.loop_source else iter(clip), start, None)
+    stages = FrameStages.for_model(target.folder, engine, target.track.model, reader.fps,
+                                   (reader.width, reader.height), plan.edit, plan.blend, plan.watermark)
+    config = OfflineConfig(batch=batch, review=review, metadata=plan.metadata, audio=not piece,
+                           crf=0 if piece else OfflineConfig.crf)
+    with bars("rendering", end - start) as update:
+        return rerender_clip(plan.target_clip, plan.params[:end], plan.cuts, output, stages, config, source_frames,
+                             update, target_params=plan.target_params[:end], first=start)
+
+
 def rerender(
     target: Target | PathLike,
     target_clip: PathLike,
@@ -195,41 +303,58 @@ def rerender(
     result side by side. A still `source` holds its expression and pose (absolute) over the whole clip.
     """
     target = _target(target)
-    target_clip, output = Path(target_clip), Path(output)
-    source = Path(source) if source is not None else None
-    review = Path(review) if review is not None else None
-    check_outputs({"-o": output, "--review": review},
-                  {"target": target_clip, "source": source, **target.folder.own_files()})
-    reader = VideoReader(target_clip)  # both inputs checked before the long work
-    still = source is not None and VideoReader(source).is_still
-    if still:
-        loop_source = True
-        recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
-        say(f"{source.name} is a still image: its expression and head pose are held over the whole clip")
-    target_track = target.clip_track(target_clip, cuts, bars)
-    source_track = None
-    if source is not None:
-        source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
-                        if still else track(source, source_cuts, bars=bars, description="tracking source"))
-    params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track)
-    # Cuts of either clip restart the crop follower and the conditioning stack.
-    shot_cuts = output_cuts(source_track, target_track, loop_source) if source_track else target_track.cuts
-    if not params.valid.any():
-        raise ReenactError(f"no frame of {target_clip} shows a face; nothing to re-render")
-    engine = _backend(target, backend, say)
-    metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name, extra={
-        "command": command, **provenance("target", target_clip), **provenance("source", source)})
-    source_frames = None
-    if source is not None and review is not None:
-        source_frames = itertools.cycle(VideoReader(source)) if loop_source else iter(VideoReader(source))
-    edit = edit_regions((recombination or RecombineConfig()) if source else None, edits)
-    stages = FrameStages.for_model(target.folder, engine, target_track.model, reader.fps,
-                                   (reader.width, reader.height), edit, blend, watermark)
-    total = min(len(params), reader.n_frames) if reader.n_frames else len(params)
-    with bars("rendering", total) as update:
-        return rerender_clip(target_clip, params, shot_cuts, output, stages,
-                             OfflineConfig(batch=batch, review=review, metadata=metadata), source_frames, update,
-                             target_params=target_track.params)
+    check_outputs({"-o": Path(output), "--review": Path(review) if review is not None else None},
+                  {"target": Path(target_clip), "source": Path(source) if source else None,
+                   **target.folder.own_files()})
+    plan = plan_rerender(target, target_clip, source=source, recombination=recombination, edits=edits,
+                         loop_source=loop_source, cuts=cuts, source_cuts=source_cuts, blend=blend, watermark=watermark,
+                         command=command, bars=bars, say=say)
+    return render(plan, output, backend=backend, batch=batch, review=review, target=target, bars=bars, say=say)
+
+
+def settings_hash(recombination: RecombineConfig | None, edits: Sequence[Edit], loop_source: bool, cuts: CutList,
+                  source_cuts: CutList, blend: BlendConfig, watermark: bool) -> str:
+    """sha256 of the settings that shape a re-rendered clip (not the backend: every backend renders the same
+    picture within its tolerance), recorded in its label so that a batch rerun knows the clip is up to date."""
+    record = {"recombination": recombination, "edits": [(type(edit).__name__, edit) for edit in edits],
+              "loop_source": loop_source, "cuts": cuts, "source_cuts": source_cuts, "blend": blend,
+              "watermark": watermark}
+    text = json.dumps(record, sort_keys=True, default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """JSON for the settings' values: dataclasses as dicts, sets sorted, the rest as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(str(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def up_to_date(output: PathLike, target: Target | PathLike, target_clip: PathLike, *, source: PathLike | None = None,
+               recombination: RecombineConfig | None = None, edits: Sequence[Edit] = (), loop_source: bool = False,
+               cuts: CutList = AUTO, source_cuts: CutList = AUTO, blend: BlendConfig = BlendConfig(),
+               watermark: bool = False, **_rendering: object) -> bool:
+    """Whether `output` is what `rerender` with these arguments would write: its label names the same model,
+    the same inputs (by content) and the same settings. `_rendering` takes `rerender`'s other arguments (the
+    backend, the batch size, progress), which do not change the picture."""
+    output = Path(output)
+    if not output.is_file():
+        return False
+    try:
+        record = json.loads(read_metadata(output).get(METADATA_KEY, "{}"))
+    except (ReenactError, json.JSONDecodeError):
+        return False
+    target = _target(target)
+    expected = {"model_hash": target.folder.model_hash(), **provenance("target", target_clip),
+                **provenance("source", source),
+                "settings_sha256": settings_hash(recombination if source else None, edits, loop_source, cuts,
+                                                 source_cuts if source else AUTO, blend, watermark)}
+    return all(record.get(key) == value for key, value in expected.items()) and (source is not None) == (
+        "source" in record)
 
 
 class LiveSession:

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("eval",),
     ("train",),
     ("api",),
+    ("batch",),
     ("cli",),
 )
 """Top-level modules and packages of `reenact`, lowest layer first."""

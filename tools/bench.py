@@ -4,6 +4,7 @@
     python tools/bench.py --only tracking --json bench.json
     python tools/bench.py --only pipeline --model models/franck_cpu
     python tools/bench.py --only training       # cost of each ablation row of the README
+    python tools/bench.py --only batch --model models/edtalk   # jobs per minute, 1 and 2 local workers
 
 Timings are medians over repeated runs after a warm-up, measured in one run of
 this script so ratios between rows are comparable. Clips come from
@@ -248,8 +249,8 @@ def bench_training() -> list[Row]:
     import torch
 
     from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
-    from reenact.runtime.config import BackendConfig
     from reenact.runtime.benchmark import benchmark_backend, write_generator_folder
+    from reenact.runtime.config import BackendConfig
     from reenact.runtime.selection import open_backend
     from reenact.train.config import network_for, train_preset
     from reenact.train.dataset import Batch
@@ -279,14 +280,42 @@ def bench_training() -> list[Row]:
     return rows
 
 
+def bench_batch(model: Path | None) -> list[Row]:
+    """Jobs per minute of `reenact batch` with 1 and 2 local workers on the same 4 jobs (edits of the first 2 s
+    of the model's training clip, each tracked and rendered), run one after the other in this one run."""
+    if model is None:
+        raise SystemExit("bench: --only batch needs --model (a trained model folder whose training clip is on disk)")
+    from reenact.batch import Job, run_local
+    from reenact.edits import Smile
+    from reenact.model_folder import open_model
+    from reenact.video_io import VideoReader, VideoWriter
+
+    folder = open_model(model)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        reader = VideoReader(folder.info().source)
+        with VideoWriter(clip, reader.rate, reader.width, reader.height) as writer:
+            for _, frame in zip(range(round(2 * reader.fps)), reader):
+                writer.write(frame)
+        for workers in (1, 2):
+            jobs = [Job(f"smile {k}", folder.path, clip, Path(tmp) / f"w{workers}_{k}.mp4",
+                        {"edits": [Smile(0.2 * (k + 1))]}) for k in range(4)]
+            report = run_local(jobs, workers)
+            rows.append({"workers": workers, "jobs": len(jobs), "done": report.count("done"),
+                         "seconds": report.seconds, "jobs per minute": 60 * report.count("done") / report.seconds})
+    return rows
+
+
 SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "tracking": bench_tracking,
     "conditioning": bench_conditioning,
     "backends": bench_backends,
     "pipeline": bench_pipeline,
     "training": bench_training,
+    "batch": bench_batch,
 }
-NEEDS_MODEL = {"pipeline"}
+NEEDS_MODEL = {"pipeline", "batch"}
 """Sections that take --model."""
 
 

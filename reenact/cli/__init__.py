@@ -13,7 +13,7 @@ import os
 import sys
 
 from reenact import __version__
-from reenact.cli import condition, demo, eval, export, live, render, track, train
+from reenact.cli import batch, condition, demo, eval, export, live, render, track, train
 from reenact.errors import ReenactError
 
 EXIT_USER_ERROR = 2
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_parser(commands)
     eval.add_parser(commands)
     live.add_parser(commands)
+    batch.add_parser(commands)
     demo.add_parser(commands)
     return parser
 

@@ -19,6 +19,17 @@ from reenact.cli.common import (
 )
 
 
+def add_split_options(parser: argparse.ArgumentParser) -> None:
+    """Rendering a long clip's shots in parallel."""
+    split = parser.add_argument_group("shots in parallel")
+    split.add_argument("--split-shots", action="store_true",
+                       help="split the target clip at its shot cuts, render the shots in parallel and join them back "
+                            "(frame-exact, with the audio)")
+    split.add_argument("--workers", type=int, default=2, help="local processes for --split-shots (default 2)")
+    split.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="with --split-shots, render each shot as a Ray task (local Ray, or the cluster at ADDRESS)")
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     run_parser = commands.add_parser(
         "run",
@@ -44,6 +55,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     add_render_options(run_parser)
     add_mix_options(run_parser)
     add_edit_options(run_parser)
+    add_split_options(run_parser)
     run_parser.set_defaults(run=run)
 
     edit = commands.add_parser(
@@ -63,21 +75,52 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     add_cuts_option(edit, "--cuts", "the target clip")
     add_render_options(edit)
     add_edit_options(edit)
+    add_split_options(edit)
     edit.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def rerender_options(args: argparse.Namespace) -> dict:
+    """`api.rerender`'s keyword arguments from `run`'s or `edit`'s options (also what a batch job's row holds)."""
     from reenact import api
     from reenact.tracking.cut_list import parse_cuts
 
     source = getattr(args, "source", None)
-    summary = api.rerender(
-        args.model, args.target, args.output, source=source,
-        recombination=recombine_config(args) if source else None, edits=edits(args),
-        loop_source=getattr(args, "loop_source", False),
-        cuts=parse_cuts(args.cuts), source_cuts=parse_cuts(args.source_cuts) if source else api.AUTO,
-        backend=backend_config(args), blend=blend_config(args), watermark=args.watermark, batch=args.batch,
-        review=args.review, command=args.command, bars=progress_bar, say=lambda line: print(line, file=sys.stderr),
+    return dict(
+        source=source, recombination=recombine_config(args) if source else None, edits=edits(args),
+        loop_source=getattr(args, "loop_source", False), cuts=parse_cuts(args.cuts),
+        source_cuts=parse_cuts(args.source_cuts) if source else api.AUTO, backend=backend_config(args),
+        blend=blend_config(args), watermark=args.watermark, batch=args.batch, review=args.review,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from reenact import api
+
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731 - one-line sink for notes
+    options = rerender_options(args)
+    if getattr(args, "split_shots", False):
+        return _run_shots(args, options, say)
+    summary = api.rerender(args.model, args.target, args.output, **options, command=args.command,
+                           bars=progress_bar, say=say)
     print(f"{summary.line()} -> {args.output}" + (f" (review: {args.review})" if args.review else ""))
+    return 0
+
+
+def _run_shots(args: argparse.Namespace, options: dict, say) -> int:
+    from tqdm import tqdm
+
+    from reenact.batch import rerender_shots
+    from reenact.errors import SettingError
+
+    if options.pop("review") is not None:
+        raise SettingError("--review is not written with --split-shots; render the review without it")
+    if args.workers < 1:
+        raise SettingError(f"--workers must be 1 or more, got {args.workers}")
+    backend, batch = options.pop("backend"), options.pop("batch")
+    with tqdm(desc="shots", unit="shot", dynamic_ncols=True) as bar:
+        report = rerender_shots(args.model, args.target, args.output, workers=args.workers,
+                                ray_address=None if args.ray in (None, "local") else args.ray,
+                                use_ray=args.ray is not None, backend=backend, batch=batch, command=args.command,
+                                progress=lambda result: bar.update(1), say=say, **options)
+    print(f"{report.count('done')} shots in {report.seconds:.1f} s, joined -> {args.output}")
     return 0

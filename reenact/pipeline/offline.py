@@ -40,6 +40,10 @@ class OfflineConfig:
     """Also write a side-by-side review video here: source | target | result."""
     metadata: dict[str, str] = field(default_factory=dict)
     """Container metadata of the outputs (the synthetic label)."""
+    audio: bool = True
+    """Copy the clip's audio (off for a range of frames that is joined with others afterwards)."""
+    crf: int = 18
+    """H.264 quality (0: lossless but for chroma subsampling, for pieces encoded again once joined)."""
 
 
 @dataclass
@@ -77,32 +81,35 @@ def rerender_clip(
     source_frames: Iterator[np.ndarray] | None = None,
     progress: Progress | None = None,
     target_params: FaceParams | None = None,
+    first: int = 0,
 ) -> RunSummary:
     """Re-render the first len(params) frames of `target_video` into `output` (see the module docstring).
 
     `params`: the output parameters per target frame (recombined and edited);
     `cuts`: the target's shot cuts; `stages`: the model's. `source_frames`: the source's frames in step
     with the target's, for the review video. `target_params`: the target frames' own
-    parameters (a context model re-renders where they and `params` put the face).
+    parameters (a context model re-renders where they and `params` put the face). `first`: render frames
+    from this one on (decoding the ones before); it starts a shot.
     """
     reader = VideoReader(target_video)
     summary = RunSummary()
     new_shot = np.zeros(len(params), dtype=bool)
     new_shot[np.asarray(cuts, dtype=np.int64)[np.asarray(cuts) < len(params)]] = True
+    new_shot[min(first, len(params) - 1)] = True
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(
-            output, reader.rate, reader.width, reader.height, config.metadata,
-            audio_from=target_video, time_base=reader.time_base, keep_partial=True,
+            output, reader.rate, reader.width, reader.height, config.metadata, config.crf,
+            audio_from=target_video if config.audio else None, time_base=reader.time_base, keep_partial=True,
         ))
         review = None
         if config.review is not None:
             review = stack.enter_context(VideoWriter(config.review, reader.rate, *_review_size(reader, source_frames),
                                                      config.metadata, time_base=reader.time_base, keep_partial=True))
         pending: list[_Pending] = []
-        frames = _decoded(reader, summary.clock)
+        frames = itertools.islice(_decoded(reader, summary.clock), first, len(params))  # before first: dropped
         sources = source_frames if source_frames is not None else itertools.repeat(None)
-        for index, ((frame, pts), source) in enumerate(zip(itertools.islice(frames, len(params)), sources)):
+        for index, ((frame, pts), source) in enumerate(zip(frames, sources), start=first):
             with summary.clock.time("condition"):
                 target = None if target_params is None else target_params[index]
                 conditioned = stages.condition(params[index], bool(new_shot[index]), target)
