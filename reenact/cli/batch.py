@@ -71,8 +71,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def job_of(row: dict[str, str], number: int, folder: Path):
     """A row as a `Job`: its options parsed by `run`'s (with a source) or `edit`'s own parser."""
     from reenact.batch import Job
-    from reenact.cli import build_parser
-    from reenact.cli.render import rerender_options
+    from reenact.cli.render import add_parsers, rerender_options
 
     def path(text: str) -> str:
         return str(folder / text) if text and not Path(text).is_absolute() else text
@@ -80,8 +79,10 @@ def job_of(row: dict[str, str], number: int, folder: Path):
     argv = ["run" if row["source"] else "edit", "--model", path(row["model"]), "--target", path(row["target"]),
             "-o", path(row["output"]), *(["--source", path(row["source"])] if row["source"] else []),
             *shlex.split(row["options"])]
+    parser = argparse.ArgumentParser(prog=f"reenact batch: job {number}:")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit:  # argparse has printed what is wrong with the options
         raise ReenactError(f"job {number}: bad options {row['options']!r}") from None
     return Job(name=f"{number}:{Path(row['output']).name}", model=args.model, target=args.target, output=args.output,
