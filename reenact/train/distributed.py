@@ -59,9 +59,8 @@ class Processes:
         torch.distributed.broadcast_object_list(box, src=0)
         return box[0]
 
-    def check_replicas(self, state: dict) -> int:
-        """Raise ReplicasDiverged unless every rank holds exactly rank 0's `state` (a trainer's state dict);
-        returns how many entries were compared.
+    def check_replicas(self, state: dict) -> None:
+        """Raise ReplicasDiverged unless every rank holds exactly rank 0's `state` (a trainer's state dict).
 
         DDP keeps the replicas equal only while every rank starts from the same weights and applies the same
         averaged gradients; a rank that skipped a step or updated a network outside DDP drifts silently, and
@@ -69,9 +68,9 @@ class Processes:
         of every entry and the hashes are compared on all ranks, so all of them fail together, naming what
         differs.
         """
-        digests = state_digests(state)
         if not self.distributed:
-            return len(digests)
+            return
+        digests = state_digests(state)
         gathered: list[dict[str, str] | None] = [None] * self.world_size
         torch.distributed.all_gather_object(gathered, digests)
         main = gathered[0]
@@ -83,7 +82,6 @@ class Processes:
                                 f"({', '.join(differ[:3])}{', ...' if len(differ) > 3 else ''})")
         if problems:
             raise ReplicasDiverged("training processes diverged: " + "; ".join(problems))
-        return len(digests)
 
     def close(self) -> None:
         if self.distributed:
