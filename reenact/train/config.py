@@ -85,7 +85,7 @@ class TrainConfig:
         if self.batch_size < k or self.batch_size % (k * world_size):
             raise SettingError(
                 f"--batch-size {self.batch_size} must be a multiple of {k * world_size} (runs of K={k} consecutive "
-                f"frames for the temporal discriminator" + (f", times {world_size} GPUs)" if world_size > 1 else ")")
+                f"frames for the temporal discriminator" + (f", times {world_size} processes)" if world_size > 1 else ")")
             )
         if not 0 < self.validation_fraction < 0.5:
             raise SettingError(f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")

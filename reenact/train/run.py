@@ -3,6 +3,10 @@
 track (cached in the folder) -> dataset cache -> training loop with previews,
 validation log and checkpoints -> EMA generator exported (weights, ONNX) with
 model.json. Every stage shows progress; Ctrl-C saves a checkpoint first.
+
+Under torchrun (`reenact.train.distributed`) every process trains on its
+share of each batch; rank 0 alone tracks, caches, logs and writes, and at each
+checkpoint all processes check that they still hold the same state.
 """
 
 from __future__ import annotations
@@ -60,17 +64,20 @@ class TrainResult:
     metrics: dict[str, float]
 
 
-def _bar(total: int | None, desc: str, unit: str = "frame", initial: int = 0) -> tqdm:
-    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True)
+def _bar(total: int | None, desc: str, unit: str = "frame", initial: int = 0, show: bool = True) -> tqdm:
+    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True, disable=not show)
 
 
-def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool) -> bool:
-    """Refuse to overwrite a trained or training model unless asked; with --force, clear its run outputs.
+def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool, clear: bool = True) -> bool:
+    """Refuse to overwrite a trained or training model unless asked; with --force, clear its run outputs
+    (when `clear`: only one of several training processes does).
 
     True when the run continues from the folder's checkpoint. `--resume` in a folder whose run was stopped
     (or killed) before its first checkpoint, recognised by the track it cached, starts from step 0.
     """
     model_json, checkpoint = folder / MODEL_JSON, folder / CHECKPOINT
+    if force and not clear:
+        return False
     if force:
         for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, "log.csv"):
             (folder / name).unlink(missing_ok=True)
@@ -92,7 +99,8 @@ def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool)
 
 
 def obtain_track(folder: Path, clip: Path, data_hash: str, track_path: Path | None, is_main: bool) -> Track:
-    """The clip's track: given (--track), reused from the folder when made from the same bytes, or made now."""
+    """The clip's track: given (--track), reused from the folder when made from the same bytes, or made now
+    (and cached in the folder, by the main process only)."""
     cached = folder / TRACK
     if track_path is not None:
         track = Track.load(track_path)
@@ -174,13 +182,16 @@ def _train(
     conditioning = ConditioningConfig(crop=CropConfig(size=config.size))
     network = network_for(config, conditioning.window, N_CHANNELS)
     config.check(network, processes.world_size)
+    main, device = processes.is_main, processes.device
+    if not main:
+        say = _quiet
     data_hash = file_hash(clip)
     output.mkdir(parents=True, exist_ok=True)
-    continues = check_output_folder(output, data_hash, resume, force)
+    continues = check_output_folder(output, data_hash, resume, force, clear=main)
+    processes.barrier()  # every process has seen the folder as it was before rank 0 writes to it
     if resume and not continues:
         say(f"--resume: {output} holds no checkpoint yet (its run stopped before the first); starting from step 0")
     resume = continues
-    main, device = processes.is_main, processes.device
     checkpoint_path = output / CHECKPOINT
     if resume:  # read (and refused, if it must be) before any tracking or caching
         state = load_checkpoint(checkpoint_path, device)
@@ -188,7 +199,11 @@ def _train(
                 or state["run"]["config"]["size"] != config.size:
             raise InputError(f"--resume: {checkpoint_path} is a run on other data or another preset/size; use --force")
 
-    track = obtain_track(output, clip, data_hash, track_path, main)
+    if main:  # the others then take the track it cached (tracking once, not once per process)
+        track = obtain_track(output, clip, data_hash, track_path, main)
+    processes.barrier()
+    if not main:
+        track = obtain_track(output, clip, data_hash, track_path, main)
     n = track.n_frames
     validation = validation_split(n, config.validation_fraction)
     check_track(track, clip, validation[0])
@@ -201,35 +216,44 @@ def _train(
     processes.barrier()
     data = TrainingSet(cache, track, conditioning.window, validation)
 
-    trainer = Trainer(network, config, device, distributed=processes.distributed)
+    trainer = Trainer(network, config, device, rank=processes.rank, world_size=processes.world_size)
     k = trainer.frames_per_run
-    sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed + processes.rank)
+    # Every process draws the same whole batch and trains on its own share of the runs, so the sampler's
+    # state is one for all (rank 0's checkpoint holds it) and a run resumes on any number of processes.
+    sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed)
     run = {"config": config.to_dict(), "data_hash": data_hash}
     if resume:
         trainer.load_state_dict(state["trainer"])
         sampler.generator.set_state(state["sampler"])
         say(f"resuming at step {trainer.step} of {config.steps}")
 
-    def checkpoint() -> None:
+    def checkpoint(check: bool = True) -> None:
+        """Rank 0 saves; first every process checks it holds what rank 0 saves (not after Ctrl-C, which
+        stops the processes wherever each happens to be)."""
+        state = trainer.state_dict()
+        if check:
+            processes.check_replicas(state)
         if main:
-            save_checkpoint(checkpoint_path, trainer.state_dict(), sampler.generator.get_state(), run)
+            save_checkpoint(checkpoint_path, state, sampler.generator.get_state(), run)
 
     previews = output / "previews"
-    previews.mkdir(exist_ok=True)
+    if main:
+        previews.mkdir(exist_ok=True)
     log = TrainingLog(output / "log.csv", output / "tensorboard") if main else None
     preview_frames = data.validation_frames(4)
     check_frames = data.validation_frames(config.validation_frames)
-    runs_per_step = config.batch_size // (k * processes.world_size)
+    runs_per_step = config.batch_size // k
     start = time.perf_counter()
     totals: dict[str, float] = {}  # each loss summed over the steps since the last row, and how many there were
     counts: dict[str, int] = {}
     try:
-        with _bar(config.steps, "training", unit="step", initial=trainer.step) as bar:
+        with _bar(config.steps, "training", unit="step", initial=trainer.step, show=main) as bar:
             while trainer.step < config.steps:
-                if time_limit is not None and time.perf_counter() - start > time_limit:
+                if time_limit is not None and processes.on_any_rank(time.perf_counter() - start > time_limit):
                     say(f"time limit reached at step {trainer.step}")
                     break
-                losses = trainer.train_step(data.batch(sampler(runs_per_step), device))
+                share = sampler(runs_per_step).reshape(processes.world_size, -1)[processes.rank]
+                losses = trainer.train_step(data.batch(share, device))
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
                     counts[name] = counts.get(name, 0) + 1
@@ -250,7 +274,7 @@ def _train(
                 if interrupt_at is not None and step >= interrupt_at:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
-        checkpoint()
+        checkpoint(check=False)
         say(f"interrupted at step {trainer.step}: checkpoint saved in {checkpoint_path}; continue with --resume")
         raise
     finally:
@@ -258,8 +282,10 @@ def _train(
             log.close()
     seconds = time.perf_counter() - start
     checkpoint()
-    if not main:
-        return TrainResult(ModelFolder(output), trainer.step, seconds, {})
+    if processes.distributed:
+        say(f"{processes.world_size} processes: every one ended with rank 0's networks, EMA and optimiser state")
+    if not main:  # rank 0's scores, once it has exported the model
+        return TrainResult(ModelFolder(output), trainer.step, seconds, processes.from_main(None))
 
     metrics = validate(trainer.ema, data, data.validation_frames(FINAL_VALIDATION_FRAMES), device)
     write_png(previews / "final.png", preview_grid(trainer.ema, data, preview_frames, device))
@@ -272,7 +298,12 @@ def _train(
     )
     generator = trainer.ema.to("cpu").float()
     folder = save_model(output, generator, info, track)
+    processes.from_main(metrics)
     return TrainResult(folder, trainer.step, seconds, metrics)
+
+
+def _quiet(_: str) -> None:
+    """What the processes other than rank 0 say: nothing (rank 0 speaks for the run)."""
 
 
 def validation_split(frames: int, fraction: float) -> tuple[int, int]:

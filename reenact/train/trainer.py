@@ -19,8 +19,10 @@ Per step, on B frames that are B/K runs of K consecutive frames:
 Runs of consecutive frames let one generator pass serve both discriminators.
 On CUDA the forward passes run under bfloat16 autocast (no loss scaling
 needed). Under torchrun the trained networks are wrapped in
-DistributedDataParallel; the generator phase calls the bare discriminators,
-whose gradients are not wanted there.
+DistributedDataParallel (NCCL on GPUs, gloo on CPU), which averages their
+gradients over the processes, each of which trains on its share of the batch
+with edit masks of its own; the generator phase calls the bare
+discriminators, whose gradients are not wanted there.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ class Trainer:
     """Networks, optimisers and EMA of one run; `train_step` runs one step's phases."""
 
     def __init__(
-        self, network: NetworkPreset, config: TrainConfig, device: torch.device, distributed: bool = False
+        self, network: NetworkPreset, config: TrainConfig, device: torch.device, rank: int = 0, world_size: int = 1
     ) -> None:
         torch.manual_seed(config.seed)
         self.network, self.config, self.device = network, config, device
+        self.rank, self.world_size = rank, world_size
         self.generator = build_generator(network.generator).to(device)
         self.discriminator = build_discriminator(network.discriminator).to(device)
         self.temporal = build_temporal_discriminator(network.temporal).to(device)
@@ -59,7 +62,7 @@ class Trainer:
         self.step = 0
         self.mask_seed = config.seed
         """Seeds the edit masks with the step: part of the state, so a resumed run draws the masks it would have."""
-        if distributed:
+        if world_size > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
@@ -86,7 +89,8 @@ class Trainer:
         adversarial = self.step >= self.config.adv_start
         inputs = batch.conditioning
         if self.network.generator.context:
-            draw = torch.Generator().manual_seed(self.mask_seed * 1_000_003 + self.step)
+            # One stream per process: each draws for its own runs (one process alone: the seed it always had).
+            draw = torch.Generator().manual_seed((self.mask_seed * 1_000_003 + self.step) * self.world_size + self.rank)
             masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw)
             inputs = generator_input(batch.conditioning, batch.real, masks)
         with self._autocast():
