@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = api.train(args.target, args.output, config, track_file=args.track, resume=args.resume,
                        force=args.force, device=args.device, minutes=args.minutes)
+    if not result.main:
+        return 0  # the main process reports the run
     metrics = result.metrics
     nan = float("nan")
     print(

@@ -62,6 +62,9 @@ class TrainResult:
     steps: int
     seconds: float
     metrics: dict[str, float]
+    main: bool = True
+    """This is the main process (rank 0) of the run: the one that reports it (one training process of several
+    returns a result too)."""
 
 
 def _bar(total: int | None, desc: str, unit: str = "frame", initial: int = 0, show: bool = True) -> tqdm:
@@ -285,7 +288,7 @@ def _train(
     if processes.distributed:
         say(f"{processes.world_size} processes: every one ended with rank 0's networks, EMA and optimiser state")
     if not main:  # rank 0's scores, once it has exported the model
-        return TrainResult(ModelFolder(output), trainer.step, seconds, processes.from_main(None))
+        return TrainResult(ModelFolder(output), trainer.step, seconds, processes.from_main(None), main=False)
 
     metrics = validate(trainer.ema, data, data.validation_frames(FINAL_VALIDATION_FRAMES), device)
     write_png(previews / "final.png", preview_grid(trainer.ema, data, preview_frames, device))
