@@ -21,10 +21,19 @@ Two kinds of cut, two tests:
   keep a still face's jitter from counting. Jump cuts are found after the pass
   over the clip (`jump_cuts`); the landmark tracker follows a face through
   such a small jump without a restart.
+
+**Repeated frames** (a clip converted to a higher frame rate, or a phone that
+stalled) show no change from the frame before, then the two frames' worth of
+motion at once. Left in, they would make the motion around a cut look jerky
+(so the cut looks small) and the frame after each repeat look like a jump. They
+are found from the whole frame's change (a small copy's grey level; a repeat
+changes far less than the frames around it) and the jump tests skip them, as
+if the clip had been played without them.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +51,8 @@ LANDMARK_STRIDE = 4
 of the work)."""
 CHUNK = 1024
 """Frames judged at once by `jump_cuts` (bounds its memory on long clips)."""
+SMALL_WIDTH = 64
+"""Width (px) of the small copy of each frame that the histogram and the whole-frame change are measured on."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +77,21 @@ class CutConfig:
     """Grey-level change (0..255, per block) that noise and compression give a still face."""
     face_margin: float = 1.2
     """The face region: the landmarks' bounding square, grown by this factor."""
+    repeat_ratio: float = 0.25
+    """A frame whose whole-frame change from the one before is under this fraction of the median change of
+    the 4 frames around it repeats its predecessor (encoders keep a repeat within a few tenths of a grey
+    level; natural motion does not stop dead for one frame and go on at full speed)."""
 
 
-def frame_histogram(rgb: np.ndarray) -> np.ndarray:
-    """Normalised 16x16 hue-saturation histogram of a frame (computed on a 64 px wide copy)."""
+def small_copy(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB copy of a frame SMALL_WIDTH px wide (area-averaged, so noise averages out)."""
     h, w = rgb.shape[:2]
-    small = cv2.resize(_thinned(rgb, w // 128), (64, max(1, round(64 * h / w))), interpolation=cv2.INTER_AREA)
+    size = (SMALL_WIDTH, max(1, round(SMALL_WIDTH * h / w)))
+    return cv2.resize(_thinned(rgb, w // (2 * SMALL_WIDTH)), size, interpolation=cv2.INTER_AREA)
+
+
+def frame_histogram(small: np.ndarray) -> np.ndarray:
+    """Normalised 16x16 hue-saturation histogram of a frame's `small_copy`."""
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 16], [0, 180, 0, 256])
     return cv2.normalize(hist, None, alpha=1.0, norm_type=cv2.NORM_L1)
@@ -80,6 +100,23 @@ def frame_histogram(rgb: np.ndarray) -> np.ndarray:
 def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Bhattacharyya distance of two histograms from `frame_histogram`: 0 same, 1 disjoint."""
     return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+def frame_change(previous: np.ndarray, current: np.ndarray) -> float:
+    """Mean absolute grey-level change (0..255) between two frames' `small_copy`."""
+    grey = [cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) for small in (previous, current)]
+    return float(cv2.absdiff(*grey).mean())
+
+
+def repeated_frames(change: np.ndarray, ratio: float) -> np.ndarray:
+    """bool T: frames that repeat their predecessor. change: float T whole-frame change from the frame
+    before (`frame_change`; NaN for the first frame and after picture cuts)."""
+    n = len(change)
+    padded = np.concatenate([np.full(2, np.nan), change, np.full(2, np.nan)])
+    around = np.stack([padded[2 + o : 2 + o + n] for o in (-2, -1, 1, 2)])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no neighbour measured: not a repeat
+        return change < ratio * np.nanmedian(around, axis=0)
 
 
 def face_box(landmarks: np.ndarray, frame_size: tuple[int, int], margin: float) -> tuple[int, int, int, int] | None:
@@ -124,18 +161,22 @@ class CutDetector:
 
     def __init__(self, config: CutConfig = CutConfig()) -> None:
         self.config = config
+        self._small: np.ndarray | None = None
         self._histogram: np.ndarray | None = None
         self._previous: np.ndarray | None = None
         self._frame: np.ndarray | None = None
         self._previous_face: np.ndarray | None = None
         self._picture_cuts: list[int] = []
         self._changes: list[np.ndarray] = []
+        self._frame_changes: list[float] = []
 
     def picture_cut(self, rgb: np.ndarray) -> bool:
         """Whether `rgb` starts a new shot by the histogram test (the first frame never does)."""
-        histogram = frame_histogram(rgb)
+        small = small_copy(rgb)
+        histogram = frame_histogram(small)
         cut = self._histogram is not None and histogram_distance(self._histogram, histogram) > self.config.threshold
-        self._histogram = histogram
+        self._frame_changes.append(np.nan if self._small is None or cut else frame_change(self._small, small))
+        self._small, self._histogram = small, histogram
         self._previous, self._frame = self._frame, rgb
         if cut:
             self._picture_cuts.append(len(self._changes))
@@ -158,19 +199,21 @@ class CutDetector:
         """int32 sorted frames that start a new shot: picture cuts and jump cuts (`jump_cuts`)."""
         picture = np.array(self._picture_cuts, dtype=np.int64)
         appearance = np.stack(self._changes) if self._changes else np.zeros((0, GRID * GRID), np.float32)
-        jumps = jump_cuts(landmarks, valid, appearance, picture, self.config)
+        repeats = repeated_frames(np.array(self._frame_changes), self.config.repeat_ratio)
+        jumps = jump_cuts(landmarks, valid, appearance, picture, repeats, self.config)
         return np.union1d(picture, jumps).astype(np.int32)
 
 
 def jump_cuts(
     landmarks: np.ndarray, valid: np.ndarray, appearance: np.ndarray, picture_cuts: np.ndarray,
-    config: CutConfig = CutConfig(),
+    repeats: np.ndarray, config: CutConfig = CutConfig(),
 ) -> np.ndarray:
     """int64 frames where a jump cut starts a new shot (see the module docstring).
 
     landmarks: float Tx478x3 raw detections (px, NaN where no face); valid: bool T;
     appearance: float32 Tx(GRID*GRID) per-block change of the face region from the frame before
-    (`appearance_change`, NaN where not measured); picture_cuts: frames already known to start shots.
+    (`appearance_change`, NaN where not measured); picture_cuts: frames already known to start shots;
+    repeats: bool T frames that repeat their predecessor (`repeated_frames`), left out of every test.
     """
     n = len(valid)
     if n < 2 * config.min_side + 2:
@@ -178,9 +221,13 @@ def jump_cuts(
     shot = np.zeros(n, dtype=np.int64)
     shot[picture_cuts[picture_cuts < n]] = 1
     shot = np.cumsum(shot)
-    score = np.sqrt(np.maximum(landmark_jump(landmarks, valid, shot, config), 0)
-                    * np.maximum(appearance_jump(appearance, shot, config), 0))
-    score = np.nan_to_num(score)
+    # A repeat shows its predecessor again: without it, the next frame's change from the frame before
+    # (its landmarks' and its face region's) is the change from the last new picture.
+    kept = np.flatnonzero(~repeats)
+    score = np.zeros(n)
+    score[kept] = np.nan_to_num(np.sqrt(
+        np.maximum(landmark_jump(landmarks[kept], valid[kept], shot[kept], config), 0)
+        * np.maximum(appearance_jump(appearance[kept], shot[kept], config), 0)))
     found = []
     for t in np.flatnonzero(score > config.jump_ratio):
         nearby = score[max(0, t - 2) : t + 3]  # one cut per jump: the strongest frame of it

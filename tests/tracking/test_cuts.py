@@ -12,7 +12,7 @@ from reenact.cli import main
 from reenact.errors import SettingError
 from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.tracking.cut_list import AUTO, NONE, CutList, parse_cuts
-from reenact.tracking.cuts import GRID, jump_cuts
+from reenact.tracking.cuts import GRID, jump_cuts, repeated_frames
 from reenact.tracking.fitting import fit_frames
 from reenact.tracking.tracker import TrackerConfig, detect_clip, fit_track
 
@@ -39,9 +39,18 @@ def quiet_appearance(n: int, rng: np.random.Generator) -> np.ndarray:
     return (1.0 + rng.random((n, GRID * GRID))).astype(np.float32)
 
 
-def find(landmarks: np.ndarray, appearance: np.ndarray) -> list[int]:
+def find(landmarks: np.ndarray, appearance: np.ndarray, repeats: np.ndarray | None = None) -> list[int]:
     valid = np.ones(len(landmarks), dtype=bool)
-    return jump_cuts(landmarks, valid, appearance, np.zeros(0, dtype=np.int64)).tolist()
+    repeats = np.zeros(len(landmarks), dtype=bool) if repeats is None else repeats
+    return jump_cuts(landmarks, valid, appearance, np.zeros(0, dtype=np.int64), repeats).tolist()
+
+
+def with_repeats(landmarks: np.ndarray, appearance: np.ndarray, every: int) -> tuple[np.ndarray, ...]:
+    """The clip converted to a higher frame rate by showing every `every`-th frame twice: landmarks and
+    appearance change as the detector measures them (a repeat does not change), and the repeats."""
+    shown = np.repeat(np.arange(len(landmarks)), np.where(np.arange(len(landmarks)) % every == every - 1, 2, 1))
+    repeats = np.r_[False, shown[1:] == shown[:-1]]
+    return landmarks[shown], np.where(repeats[:, None], 0.05, appearance[shown]), repeats
 
 
 def test_a_jump_of_face_and_appearance_is_a_cut():
@@ -69,6 +78,24 @@ def test_a_blink_moves_too_little_of_the_face_to_be_a_cut():
     lids = np.concatenate(canonical_face().eyes)
     landmarks[30:32, lids, 1] += 6  # lids shut for two frames
     appearance[30:33, :12] *= 20  # the eye blocks change a lot, the rest of the face not
+    assert find(landmarks, appearance) == []
+
+
+def test_repeated_frames_are_found_from_the_whole_frame_change():
+    change = np.tile([2.0, 2.5, 0.1], 10)  # every third frame repeats the one before
+    change[0] = np.nan
+    np.testing.assert_array_equal(np.flatnonzero(repeated_frames(change, 0.25)), np.arange(2, 30, 3))
+    assert not repeated_frames(np.full(30, 0.3), 0.25).any()  # a still clip's frames are not repeats
+
+
+def test_repeated_frames_neither_hide_a_cut_nor_make_one():
+    rng = np.random.default_rng(3)
+    landmarks, appearance, repeats = with_repeats(moving_face(45, 3.0, rng), quiet_appearance(45, rng), 2)
+    assert repeats[29] and find(landmarks, appearance, repeats) == []
+    landmarks[30:, :, 0] += 6  # a jump cut at 30, the frame after a repeat: 6% of the inter-ocular distance
+    appearance[30] *= 5
+    assert find(landmarks, appearance, repeats) == [30]
+    # Taken as motion, the repeats' stops and starts make the face's own motion as jerky as the cut.
     assert find(landmarks, appearance) == []
 
 
