@@ -142,7 +142,7 @@ def replay_cuts(path: Path, landmarks: np.ndarray, valid: np.ndarray) -> tuple[n
     for rgb, face, ok in zip(reader, landmarks, valid, strict=True):
         detector.picture_cut(rgb)
         detector.add_face(face if ok else None)
-    return detector.cuts(landmarks, valid), reader.fps
+    return detector.cuts(), reader.fps
 
 
 def detect_cached(path: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
