@@ -126,30 +126,34 @@ def face_box(landmarks: np.ndarray, frame_size: tuple[int, int], margin: float) 
     """x0, y0, x1, y1 (px, clipped to the frame) of the square around 478x3 landmarks grown by `margin`;
     None when less than a few pixels of it lie in the frame."""
     xy = landmarks[:, :2]
-    centre = (xy.max(0) + xy.min(0)) / 2
-    half = margin * float((xy.max(0) - xy.min(0)).max()) / 2
+    lo, hi = xy.min(0), xy.max(0)
+    centre = (lo + hi) / 2
+    half = margin * float((hi - lo).max()) / 2
     w, h = frame_size
     x0, y0 = max(0, round(centre[0] - half)), max(0, round(centre[1] - half))
     x1, y1 = min(w, round(centre[0] + half)), min(h, round(centre[1] + half))
     return (x0, y0, x1, y1) if x1 - x0 >= GRID and y1 - y0 >= GRID else None
 
 
-def appearance_change(previous: np.ndarray, current: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """float32 GRID*GRID: per block of the face region `box` (the same box in both uint8 RGB frames), the
-    RMS grey-level change that a shift of the block does not explain.
+def face_patch(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """float32 PATCH x PATCH grey copy of the region `box` (x0, y0, x1, y1 px) of a uint8 RGB frame."""
+    x0, y0, x1, y1 = box
+    region = rgb[y0:y1, x0:x1]
+    if min(x1 - x0, y1 - y0) > 2 * PATCH:  # a cheap first shrink, to exactly twice the patch
+        region = cv2.resize(region, (2 * PATCH, 2 * PATCH), interpolation=cv2.INTER_NEAREST)
+    grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (PATCH, PATCH), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def appearance_change(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """float32 GRID*GRID: per block of two `face_patch`es of the same region, the RMS grey-level change
+    that a shift of the block does not explain.
 
     Per block, the change d = current - previous is fitted by least squares as -(gx vx + gy vy), the
     gradient of the pair's mean image times a shift (one Lucas-Kanade step); what is left is the change
     that is not edges moving.
     """
-    x0, y0, x1, y1 = box
-    step = min(x1 - x0, y1 - y0) // (2 * PATCH)
-    a, b = (
-        cv2.resize(cv2.cvtColor(_thinned(frame[y0:y1, x0:x1], step), cv2.COLOR_RGB2GRAY), (PATCH, PATCH),
-                   interpolation=cv2.INTER_AREA).astype(np.float32)
-        for frame in (previous, current)
-    )
-    mean, d = (a + b) / 2, b - a
+    mean, d = (previous + current) / 2, current - previous
     gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
     gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
     xx, xy, yy, xd, yd, dd = (cv2.resize(v, (GRID, GRID), interpolation=cv2.INTER_AREA)
@@ -208,7 +212,7 @@ class CutDetector:
             h, w = self._frame.shape[:2]
             box = face_box(self._previous_face, (w, h), self.config.face_margin)
             if box is not None:
-                change = appearance_change(self._previous, self._frame, box)
+                change = appearance_change(face_patch(self._previous, box), face_patch(self._frame, box))
         self._changes.append(change)
         self._previous_face = landmarks
 

@@ -13,7 +13,7 @@ from reenact.cli import main
 from reenact.errors import SettingError
 from reenact.pipeline.video_io import VideoReader, VideoWriter
 from reenact.tracking.cut_list import AUTO, NONE, CutList, parse_cuts
-from reenact.tracking.cuts import GRID, appearance_change, jump_cuts, repeated_frames
+from reenact.tracking.cuts import GRID, appearance_change, face_patch, jump_cuts, repeated_frames
 from reenact.tracking.fitting import fit_frames
 from reenact.tracking.tracker import TrackerConfig, detect_clip, fit_track
 
@@ -37,10 +37,10 @@ def test_appearance_change_leaves_out_what_a_shift_explains():
     before = as_frame(face)
     moved = as_frame(np.roll(face, 3, axis=1))  # the face moved 3 px
     other = as_frame(0.85 * face + 0.15 * texture(rng))  # the same face, in another shot: 15% other texture
-    box = (0, 0, 256, 256)
-    plain = [np.abs(f.astype(float) - before).mean() for f in (moved, other)]
+    patches = [face_patch(f, (0, 0, 256, 256)) for f in (before, moved, other)]
+    plain = [np.abs(f - patches[0]).mean() for f in patches[1:]]
     assert plain[0] > plain[1]  # the move changes the pixels more than the new shot does ...
-    shift, cut = (np.median(appearance_change(before, f, box)) for f in (moved, other))
+    shift, cut = (np.median(appearance_change(patches[0], f)) for f in patches[1:])
     assert shift < 0.3 * cut  # ... but is explained by a shift, and the new shot is not
 
 
