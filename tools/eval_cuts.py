@@ -125,47 +125,55 @@ class ClipResult:
     false: int
     jumps: list[float]
     """jump_size of each true cut (NaN where a side has no face)."""
+    detector_cpu_s: float | None
+    """CPU time the cut detector's calls took over the clip, when replayed from the cache (else None)."""
 
 
 def file_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def replay_cuts(path: Path, landmarks: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]:
+def replay_cuts(path: Path, landmarks: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float, float]:
     """The cuts `detect_clip` finds in `path`, given the raw landmarks MediaPipe gave there (the same calls
-    to the detector, in the same order), and the clip's fps."""
+    to the detector, in the same order), the clip's fps, and the CPU seconds the detector's calls took."""
     from reenact.pipeline.video_io import VideoReader
     from reenact.tracking.cuts import CutDetector
 
     reader = VideoReader(path)
     detector = CutDetector()
+    cpu = 0.0
     for rgb, face, ok in zip(reader, landmarks, valid, strict=True):
+        start = time.thread_time()
         detector.picture_cut(rgb)
         detector.add_face(face if ok else None)
-    return detector.cuts(), reader.fps
+        cpu += time.thread_time() - start
+    start = time.thread_time()
+    cuts = detector.cuts()
+    return cuts, reader.fps, cpu + time.thread_time() - start
 
 
-def detect_cached(path: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Raw landmarks, valid, cuts and fps of a clip: tracked by `detect_clip`, or replayed from `cache`."""
+def detect_cached(path: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+    """Raw landmarks, valid, cuts and fps of a clip, and the detector's CPU seconds: tracked by
+    `detect_clip` (CPU not told apart from MediaPipe's: None), or replayed from `cache`."""
     from reenact.tracking.tracker import detect_clip
 
     record = cache / f"{path.stem}.npz" if cache else None
     if record is not None and record.exists():
         stored = np.load(record)
         if str(stored["sha1"]) == file_hash(path):
-            cuts, fps = replay_cuts(path, stored["landmarks"], stored["valid"])
-            return stored["landmarks"], stored["valid"], cuts, fps
+            cuts, fps, cpu = replay_cuts(path, stored["landmarks"], stored["valid"])
+            return stored["landmarks"], stored["valid"], cuts, fps, cpu
     clip = detect_clip(path)
     if record is not None:
         np.savez_compressed(record, sha1=file_hash(path), landmarks=clip.landmarks, valid=clip.valid)
-    return clip.landmarks, clip.valid, clip.cuts, clip.fps
+    return clip.landmarks, clip.valid, clip.cuts, clip.fps, None
 
 
 def run_clip(name: str, path: Path, truth: np.ndarray, cache: Path | None) -> ClipResult:
-    landmarks, valid, cuts, fps = detect_cached(path, cache)
+    landmarks, valid, cuts, fps, cpu = detect_cached(path, cache)
     hits, false = score(cuts, truth)
     jumps = [jump_size(landmarks, c) if valid[c - 1] and valid[c] else float("nan") for c in truth]
-    return ClipResult(name, len(valid), fps, truth.tolist(), cuts.tolist(), hits, false, jumps)
+    return ClipResult(name, len(valid), fps, truth.tolist(), cuts.tolist(), hits, false, jumps, cpu)
 
 
 def _same_plan(path: Path, plan: JumpCutClip) -> bool:
@@ -232,6 +240,11 @@ def main() -> None:
         print(f"| {r.name} | {r.frames} | {listed or 'none'} |")
     false = sum(r.false for r in untouched)
     print(f"false cuts on untouched clips: {false} in {sum(r.frames for r in untouched)} frames; {seconds:.0f} s")
+    replayed = [r for r in synthetic + untouched if r.detector_cpu_s is not None]
+    if replayed:
+        frames = sum(r.frames for r in replayed)
+        print(f"cut detector: {1000 * sum(r.detector_cpu_s for r in replayed) / frames:.2f} ms of CPU per frame "
+              f"over the {frames} replayed frames (256x256 to 512x512)")
     if args.keep:
         (args.keep / "results.json").write_text(json.dumps(
             {"synthetic": [r.__dict__ for r in synthetic], "untouched": [r.__dict__ for r in untouched]}, indent=1))

@@ -106,9 +106,8 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def frame_change(previous: np.ndarray, current: np.ndarray) -> float:
-    """Mean absolute grey-level change (0..255) between two frames' `small_copy`."""
-    grey = [cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) for small in (previous, current)]
-    return float(cv2.absdiff(*grey).mean())
+    """Mean absolute grey-level change (0..255) between two uint8 grey images of one size."""
+    return cv2.norm(previous, current, cv2.NORM_L1) / previous.size
 
 
 def repeated_frames(change: np.ndarray, ratio: float) -> np.ndarray:
@@ -182,7 +181,7 @@ class CutDetector:
 
     def __init__(self, config: CutConfig = CutConfig()) -> None:
         self.config = config
-        self._small: np.ndarray | None = None
+        self._grey: np.ndarray | None = None
         self._histogram: np.ndarray | None = None
         self._previous: np.ndarray | None = None
         self._frame: np.ndarray | None = None
@@ -196,8 +195,9 @@ class CutDetector:
         small = small_copy(rgb)
         histogram = frame_histogram(small)
         cut = self._histogram is not None and histogram_distance(self._histogram, histogram) > self.config.threshold
-        self._frame_changes.append(np.nan if self._small is None or cut else frame_change(self._small, small))
-        self._small, self._histogram = small, histogram
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        self._frame_changes.append(np.nan if self._grey is None or cut else frame_change(self._grey, grey))
+        self._grey, self._histogram = grey, histogram
         self._previous, self._frame = self._frame, rgb
         if cut:
             self._picture_cuts.append(len(self._changes))
