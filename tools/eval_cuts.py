@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import numpy as np
 
 from reenact.pipeline.video_io import VideoWriter, read_frames
 from reenact.sample_data import data_dir
+from reenact.tracking.cuts import CutConfig
 
 CUTS = {"target_franck.mp4": 16, "target_edtalk.mp4": 10, "drive_d3.mp4": 4, "drive_d9.mp4": 6,
         "drive_d10.mp4": 5, "drive_d12.mp4": 2}
@@ -133,14 +135,16 @@ def file_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def replay_cuts(path: Path, landmarks: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float, float]:
+def replay_cuts(
+    path: Path, landmarks: np.ndarray, valid: np.ndarray, config: CutConfig
+) -> tuple[np.ndarray, float, float]:
     """The cuts `detect_clip` finds in `path`, given the raw landmarks MediaPipe gave there (the same calls
     to the detector, in the same order), the clip's fps, and the CPU seconds the detector's calls took."""
     from reenact.pipeline.video_io import VideoReader
     from reenact.tracking.cuts import CutDetector
 
     reader = VideoReader(path)
-    detector = CutDetector()
+    detector = CutDetector(config)
     cpu = 0.0
     for rgb, face, ok in zip(reader, landmarks, valid, strict=True):
         start = time.thread_time()
@@ -152,25 +156,27 @@ def replay_cuts(path: Path, landmarks: np.ndarray, valid: np.ndarray) -> tuple[n
     return cuts, reader.fps, cpu + time.thread_time() - start
 
 
-def detect_cached(path: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+def detect_cached(
+    path: Path, cache: Path | None, config: CutConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
     """Raw landmarks, valid, cuts and fps of a clip, and the detector's CPU seconds: tracked by
     `detect_clip` (CPU not told apart from MediaPipe's: None), or replayed from `cache`."""
-    from reenact.tracking.tracker import detect_clip
+    from reenact.tracking.tracker import TrackerConfig, detect_clip
 
     record = cache / f"{path.stem}.npz" if cache else None
     if record is not None and record.exists():
         stored = np.load(record)
         if str(stored["sha1"]) == file_hash(path):
-            cuts, fps, cpu = replay_cuts(path, stored["landmarks"], stored["valid"])
+            cuts, fps, cpu = replay_cuts(path, stored["landmarks"], stored["valid"], config)
             return stored["landmarks"], stored["valid"], cuts, fps, cpu
-    clip = detect_clip(path)
+    clip = detect_clip(path, TrackerConfig(cuts=config))
     if record is not None:
         np.savez_compressed(record, sha1=file_hash(path), landmarks=clip.landmarks, valid=clip.valid)
     return clip.landmarks, clip.valid, clip.cuts, clip.fps, None
 
 
-def run_clip(name: str, path: Path, truth: np.ndarray, cache: Path | None) -> ClipResult:
-    landmarks, valid, cuts, fps, cpu = detect_cached(path, cache)
+def run_clip(name: str, path: Path, truth: np.ndarray, cache: Path | None, config: CutConfig) -> ClipResult:
+    landmarks, valid, cuts, fps, cpu = detect_cached(path, cache, config)
     hits, false = score(cuts, truth)
     jumps = [jump_size(landmarks, c) if valid[c - 1] and valid[c] else float("nan") for c in truth]
     return ClipResult(name, len(valid), fps, truth.tolist(), cuts.tolist(), hits, false, jumps, cpu)
@@ -187,7 +193,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="folder to keep the built clips and results.json in")
     parser.add_argument("--only", nargs="*", help="clip names to run (default: all)")
     parser.add_argument("--cache", type=Path, help="folder to record raw landmarks in and replay them from")
+    parser.add_argument("--jump-ratio", type=float, default=CutConfig.jump_ratio,
+                        help=f"the detector's jump_ratio (default {CutConfig.jump_ratio})")
     args = parser.parse_args()
+    config = CutConfig(jump_ratio=args.jump_ratio)
     data = data_dir()
     rng = np.random.default_rng(SEED)
     started = time.perf_counter()
@@ -205,12 +214,12 @@ def main() -> None:
                 build_clip(frames, fps, plan, path)
                 np.save(path.with_suffix(".kept.npy"), plan.kept)
             del frames
-            synthetic.append(run_clip(name, path, plan.cuts, args.cache))
+            synthetic.append(run_clip(name, path, plan.cuts, args.cache, config))
         for name in UNTOUCHED:
             if args.only and name not in args.only:
                 continue
             untouched.append(run_clip(name, data / name, np.array(KNOWN_CUTS.get(name, []), dtype=np.int64),
-                                      args.cache))
+                                      args.cache, config))
     seconds = time.perf_counter() - started
 
     print("Synthetic jump cuts (0.3-3 s removed; a hit is the new shot's first frame, +-1):")
@@ -244,7 +253,8 @@ def main() -> None:
     if replayed:
         frames = sum(r.frames for r in replayed)
         print(f"cut detector: {1000 * sum(r.detector_cpu_s for r in replayed) / frames:.2f} ms of CPU per frame "
-              f"over the {frames} replayed frames (256x256 to 512x512)")
+              f"over the {frames} replayed frames (256x256 to 512x512; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores)")
     if args.keep:
         (args.keep / "results.json").write_text(json.dumps(
             {"synthetic": [r.__dict__ for r in synthetic], "untouched": [r.__dict__ for r in untouched]}, indent=1))
