@@ -1,8 +1,8 @@
 """Recall and precision of the shot-cut detector on synthetic jump cuts, and false cuts on untouched clips.
 
-    python tools/eval_cuts.py                 # every clip in $REENACT_DATA (13 min on 2 cores shared with training)
+    python tools/eval_cuts.py                 # every clip in $REENACT_DATA (3-4 min on 2 shared cores)
     python tools/eval_cuts.py --keep out/cuts # also keep the built clips and the per-clip results
-    python tools/eval_cuts.py --cache /tmp/cuts_cache  # record MediaPipe's landmarks once, then replay them
+    python tools/eval_cuts.py --cache /tmp/cuts_cache  # record the raw landmarks once, then replay (about 1 min)
 
 A jump cut is what an editor leaves when a stretch of one continuous take is
 removed: same person, same background, the face jumps a little in place, size
