@@ -70,7 +70,7 @@ def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progr
     """Raw landmarks and shot cuts of every frame of a video (refused up front when too small to track a face in).
 
     The landmark tracker restarts at picture cuts (decided as each frame comes) and at the user's cuts;
-    jump cuts are found once all frames are in, from the raw landmarks (see `cuts.py`).
+    jump cuts are found once all frames are in, from how the face region changed (see `cuts.py`).
     """
     reader = VideoReader(path)
     if min(reader.width, reader.height) < MIN_SIDE:
@@ -97,7 +97,7 @@ def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progr
     if valid.any():
         landmarks[valid] = np.stack([f for f in frames_landmarks if f is not None])
     if given is None:
-        cuts = cut_detector.cuts(landmarks, valid)
+        cuts = cut_detector.cuts()
     else:
         cuts = config.cut_list.resolve(reader.fps, len(frames_landmarks))
     return ClipLandmarks(landmarks, valid, cuts, reader.fps, reader.width, reader.height)
