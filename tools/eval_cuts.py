@@ -140,8 +140,8 @@ def replay_cuts(
 ) -> tuple[np.ndarray, float, float]:
     """The cuts `detect_clip` finds in `path`, given the raw landmarks MediaPipe gave there (the same calls
     to the detector, in the same order), the clip's fps, and the CPU seconds the detector's calls took."""
-    from reenact.pipeline.video_io import VideoReader
     from reenact.tracking.cuts import CutDetector
+    from reenact.video_io import VideoReader
 
     reader = VideoReader(path)
     detector = CutDetector(config)
