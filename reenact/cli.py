@@ -285,13 +285,15 @@ def _open_backend(args: argparse.Namespace, folder):
 
     try:
         config = BackendConfig(backend=args.backend, device=args.device, threads=args.threads, fp16=not args.fp32,
-                               engines_dir=args.engines)
+                               engines_dir=args.engines, int8=False if args.fp32 else None)
     except ValueError as e:
         raise ReenactError(str(e)) from None
     selection = open_backend(folder, config)
     skipped = ", ".join(str(candidate) for candidate, _ in selection.skipped)
     print(f"backend: {selection.backend.describe()}" + (f" (not available here: {skipped})" if skipped else ""),
           file=sys.stderr)
+    for note in selection.notes():  # e.g. why the INT8 generator was not used
+        print(f"backend: {note}", file=sys.stderr)
     return selection.backend
 
 
@@ -380,8 +382,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from reenact.runtime.export import export_model
 
-    result = export_model(args.model, args.format, fp16=args.fp16, engines_dir=args.engines)
-    print(result.summary)
+    if args.format is None and not args.int8:
+        raise ReenactError("say what to export: --format onnx, --format tensorrt, or --int8")
+    if args.format is not None:
+        print(export_model(args.model, args.format, fp16=args.fp16, engines_dir=args.engines).summary)
+    if args.int8:
+        from reenact.runtime.quantize import export_int8
+
+        print(export_int8(args.model, say=lambda line: print(line, file=sys.stderr)).summary)
     return 0
 
 
@@ -547,7 +555,7 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
                             "torch CUDA > ONNX Runtime CPU > torch CPU) and says which")
     infer.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the generator runs")
     infer.add_argument("--threads", type=int, help="CPU threads for the generator (default: all cores; live: 1, beside its other stages)")
-    infer.add_argument("--fp32", action="store_true", help="full precision on CUDA (default: FP16 there; CPUs always run FP32)")
+    infer.add_argument("--fp32", action="store_true", help="full precision (default: FP16 on CUDA, and on CPUs the INT8 generator when the model has one)")
     infer.add_argument("--engines", type=Path, default=Path("engines"), help="folder of cached TensorRT engines (default engines/)")
 
 
@@ -735,7 +743,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     export.add_argument("model", type=Path, help="trained model folder")
-    export.add_argument("--format", required=True, choices=["onnx", "tensorrt"], help="what to export")
+    export.add_argument("--format", choices=["onnx", "tensorrt"], help="what to export")
+    export.add_argument("--int8", action="store_true",
+                        help="also (or only) make generator.int8.onnx for CPUs: calibrated on the training frames, "
+                             "kept only within 0.5 dB held-out PSNR of FP32")
     export.add_argument("--fp16", action="store_true",
                         help="half-precision TensorRT engine (what the renderers use on CUDA unless given --fp32)")
     export.add_argument("--engines", type=Path, default=Path("engines"), help="folder of cached engines (default engines/)")

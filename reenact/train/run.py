@@ -20,6 +20,7 @@ from reenact import __version__
 from reenact.errors import InputError, ReenactError
 from reenact.model_folder import (
     CHECKPOINT,
+    GENERATOR_INT8,
     GENERATOR_ONNX,
     GENERATOR_WEIGHTS,
     MODEL_JSON,
@@ -31,6 +32,7 @@ from reenact.model_folder import (
 )
 from reenact.params import Track
 from reenact.pipeline.video_io import VideoReader
+from reenact.runtime.quantize import int8_after_training
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
@@ -72,7 +74,7 @@ def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool)
     """
     model_json, checkpoint = folder / MODEL_JSON, folder / CHECKPOINT
     if force:
-        for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, "log.csv"):
+        for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, GENERATOR_INT8, "log.csv"):
             (folder / name).unlink(missing_ok=True)
         shutil.rmtree(folder / "previews", ignore_errors=True)
         shutil.rmtree(folder / "tensorboard", ignore_errors=True)
@@ -275,6 +277,7 @@ def _train(
     )
     generator = trainer.ema.to("cpu").float()
     folder = save_model(output, generator, info, track)
+    int8_after_training(folder, data, say)
     return TrainResult(folder, trainer.step, seconds, metrics)
 
 
