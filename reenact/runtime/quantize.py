@@ -26,7 +26,9 @@ the sha256 of the FP32 file it came from, and the INT8 file's own sha256 in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import tempfile
 import time
@@ -223,7 +225,7 @@ def quantize_onnx(fp32: Path, out: Path, calibration: Iterable[np.ndarray], conf
 
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_quantizer():
         prepared = Path(tmp) / "prepared.onnx"
         try:
             # Shapes inferred and the graph folded first, as ONNX Runtime advises before static quantization.
@@ -243,6 +245,19 @@ def quantize_onnx(fp32: Path, out: Path, calibration: Iterable[np.ndarray], conf
         model.metadata_props.add(key=prop.key, value=prop.value)
     model.metadata_props.add(key=PRECISION_KEY, value="int8")
     onnx.save(model, str(out))
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """Keep the quantizer's chatter off the user's terminal: it logs a warning on the root logger for every
+    1-D weight (GroupNorm's scales) it declines to quantize per channel, which is expected here."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _scores(session, data, frames: np.ndarray, context: bool, batch: int) -> dict[str, list[float]]:
