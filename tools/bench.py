@@ -269,6 +269,24 @@ def _live_row(folder, backend, layout: dict[str, int | None], seconds: float) ->
             "track_ms": stage_ms.get("track"), "load_1min": load, "note": f"stage ms {stage_ms}"}
 
 
+def _interleaved_ms(backends: dict[str, object], runs: int) -> dict[str, float]:
+    """Median ms per batch-1 call of each backend, their calls alternated so that load from other work on a
+    shared machine falls on all of them alike (the ratios hold even when the absolute figures do not)."""
+    from reenact.runtime.parity import random_stack
+
+    stack = random_stack(next(iter(backends.values())), 1)
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    for backend in backends.values():
+        for _ in range(3):
+            backend.infer(stack)
+    for _ in range(runs):
+        for name, backend in backends.items():
+            start = time.perf_counter()
+            backend.infer(stack)
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
 def bench_live(model: Path | None) -> list[Row]:
     """Issue 19's evidence, in one run on this machine: generator ms/frame FP32 vs INT8 (ONNX Runtime at 256),
     their held-out PSNR and sharpness, and `reenact live` (fps, capture-to-sink p50/p95/p99) for FP32 and INT8
@@ -280,7 +298,6 @@ def bench_live(model: Path | None) -> list[Row]:
     from reenact.errors import BackendUnavailableError
     from reenact.model_folder import GENERATOR_INT8, open_model
     from reenact.runtime.backend import BackendConfig
-    from reenact.runtime.benchmark import benchmark_backend
     from reenact.runtime.quantize import checked_int8, held_out_quality, open_training_set
     from reenact.runtime.selection import open_backend
 
@@ -294,14 +311,15 @@ def bench_live(model: Path | None) -> list[Row]:
     except BackendUnavailableError as e:
         rows.append({"layout": "INT8", "note": f"no INT8 rows: {e}"})
     torch.set_num_threads(1)  # as `reenact live` runs
-    for name, int8 in precisions.items():
-        for threads in (1, 2):
-            backend = open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu", threads=threads,
-                                                         int8=int8)).backend
-            timing = benchmark_backend(backend, 1, runs=40)
+    for threads in (1, 2):
+        backends = {name: open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu", threads=threads,
+                                                             int8=int8)).backend for name, int8 in precisions.items()}
+        load = os.getloadavg()[0]
+        for name, ms in _interleaved_ms(backends, runs=40).items():
             rows.append({"layout": f"generator alone, {threads} thread{'s' * (threads > 1)}", "precision": name,
-                         "generate_ms": timing.ms_per_frame, "fps": timing.fps, "load_1min": os.getloadavg()[0],
-                         "note": f"{info.preset} preset at {info.size}, batch 1, median of {timing.runs}"})
+                         "generate_ms": ms, "fps": 1e3 / ms, "load_1min": load,
+                         "note": f"{info.preset} preset at {info.size}, batch 1, median of 40, calls interleaved"})
+        for backend in backends.values():
             backend.close()
     if "INT8" in precisions:
         quality = held_out_quality(folder.onnx_path, folder.path / GENERATOR_INT8, open_training_set(folder),
