@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Literal, TypeVar

@@ -35,12 +35,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from reenact.errors import BackendUnavailableError, FormatError, InputError, ReenactError
 from reenact.model_folder import GENERATOR_INT8, GENERATOR_ONNX, TRACK, ModelFolder, file_hash, open_model
+
+if TYPE_CHECKING:  # the dataset module imports torch and the video reader: only when a function needs them
+    from reenact.train.dataset import TrainingSet
 
 QUALITY_LIMIT_DB = 0.5
 """An INT8 generator may score at most this far below FP32 (held-out PSNR over the crop)."""
@@ -159,7 +162,7 @@ def quantizer_available() -> bool:
 # --- the target's frames -------------------------------------------------------------------------
 
 
-def open_training_set(folder: ModelFolder, say: Say = lambda line: None):
+def open_training_set(folder: ModelFolder, say: Say = lambda line: None) -> TrainingSet:
     """The model's `TrainingSet` from its dataset cache, rebuilt from the training clip when missing or stale
     (InputError when the clip is gone or has other bytes)."""
     from reenact.pipeline.video_io import VideoReader
@@ -170,8 +173,8 @@ def open_training_set(folder: ModelFolder, say: Say = lambda line: None):
     cache = folder.path / "cache" / f"s{info.size}"
     key = CacheKey(data_hash=info.data_hash, track_hash=track_hash(track), size=info.size, margin=info.crop_margin)
     if not cache_matches(cache, key):
-        clip = Path(info.source)
-        if not clip.is_file():
+        clip = Path(info.source) if info.source else None
+        if clip is None or not clip.is_file():
             raise InputError(f"the INT8 generator is calibrated on the model's training frames: {cache} is missing "
                              f"or stale and the training clip {clip} is gone; put the clip back at that path")
         if file_hash(clip) != info.data_hash:
@@ -182,7 +185,7 @@ def open_training_set(folder: ModelFolder, say: Say = lambda line: None):
     return TrainingSet(cache, track, info.window, tuple(info.validation))
 
 
-def training_frames(data, count: int) -> np.ndarray:
+def training_frames(data: TrainingSet, count: int) -> np.ndarray:
     """Up to `count` valid frames before the held-out tail, evenly spread (what calibration sees)."""
     start = data.validation[0]
     frames = np.flatnonzero(np.asarray(data.valid[:start]))
@@ -191,7 +194,7 @@ def training_frames(data, count: int) -> np.ndarray:
     return frames
 
 
-def generator_inputs(data, frames: np.ndarray, context: bool, batch: int) -> Iterator[np.ndarray]:
+def generator_inputs(data: TrainingSet, frames: np.ndarray, context: bool, batch: int) -> Iterator[np.ndarray]:
     """float32 B x in_channels x S x S generator inputs of `frames`, as inference builds them (the whole face
     re-rendered for a context model), in batches of up to `batch`."""
     import torch
@@ -208,7 +211,13 @@ def quantize_onnx(fp32: Path, out: Path, calibration: Iterable[np.ndarray], conf
     """Write the static INT8 (QDQ, U8 activations, S8 weights) quantization of the FP32 file `fp32` to `out`,
     with activation ranges from the `calibration` inputs (float32 B x C x S x S) and `fp32`'s metadata."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from reenact.nn.export import INPUT_NAME
@@ -260,7 +269,7 @@ def _quiet_quantizer() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _scores(session, data, frames: np.ndarray, context: bool, batch: int) -> dict[str, list[float]]:
+def _scores(session, data: TrainingSet, frames: np.ndarray, context: bool, batch: int) -> dict[str, list[float]]:
     """Per-frame PSNR (crop, face) and sharpness of a session's crops of `frames` against the real crops."""
     from reenact.eval.metrics import image_scores
     from reenact.nn.export import INPUT_NAME, OUTPUT_NAME
@@ -280,7 +289,7 @@ def _scores(session, data, frames: np.ndarray, context: bool, batch: int) -> dic
     return scores
 
 
-def held_out_quality(fp32: Path, int8: Path, data, context: bool, config: QuantizeConfig = QuantizeConfig()) -> Int8Quality:
+def held_out_quality(fp32: Path, int8: Path, data: TrainingSet, context: bool, config: QuantizeConfig = QuantizeConfig()) -> Int8Quality:
     """Both generators scored on the same held-out frames (`data.validation_frames`) against the real crops."""
     from reenact.runtime.onnxruntime_backend import cpu_session
 
@@ -307,7 +316,7 @@ def held_out_quality(fp32: Path, int8: Path, data, context: bool, config: Quanti
 
 def export_int8(
     model: str | os.PathLike | ModelFolder,
-    data=None,
+    data: TrainingSet | None = None,
     config: QuantizeConfig = QuantizeConfig(),
     calibration: Iterable[np.ndarray] | None = None,
     say: Say = lambda line: None,
@@ -372,7 +381,7 @@ def checked_int8(folder: ModelFolder, limit_db: float = QUALITY_LIMIT_DB) -> Pat
     return path
 
 
-def int8_after_training(folder: ModelFolder, data, say: Say) -> Int8Quality | None:
+def int8_after_training(folder: ModelFolder, data: TrainingSet, say: Say) -> Int8Quality | None:
     """`reenact train`'s last step: the INT8 generator, when ONNX Runtime's quantizer is here. A refusal or a
     quantizer failure is reported, not raised: the trained model is complete without it."""
     if not quantizer_available():

@@ -32,9 +32,9 @@ from reenact.model_folder import (
 )
 from reenact.params import Track
 from reenact.pipeline.video_io import VideoReader
-from reenact.runtime.quantize import int8_after_training
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
+from reenact.runtime.quantize import int8_after_training
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
 from reenact.train.config import TrainConfig, network_for
 from reenact.train.dataset import CacheKey, SequenceSampler, TrainingSet, build_cache, cache_matches, track_hash
