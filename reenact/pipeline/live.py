@@ -340,9 +340,11 @@ class GenerateAhead:
     """`depth` frames generated at once: each call starts its frame on a pool thread and, once `depth` are in
     flight, returns the oldest (None until then: the worker hands nothing on), so frames leave in capture order.
 
-    Why: one generator call uses one core best (see `reenact live`'s thread count); two calls side by side
-    keep a 2-core CPU busy and double the rate, where one call on two threads gains far less. The price is
-    latency: a frame waits for the next one to arrive before it is handed on.
+    Why: the other way to give the generator a second core. One call on two intra-op threads makes the
+    threads meet at every layer, and on a CPU shared with the other stages (or other work) each waits for the
+    other's core; two calls side by side, one thread each, never wait for each other. The price is latency:
+    a frame waits for the next one to arrive before it is handed on. Which wins here is measured by
+    `python tools/bench.py --only live`.
     """
 
     def __init__(self, one: GenerateOne, depth: int) -> None:
