@@ -139,6 +139,8 @@ class Target:
         selection = open_backend(self.folder, config)
         skipped = ", ".join(str(candidate) for candidate, _ in selection.skipped)
         say(f"backend: {selection.backend.describe()}" + (f" (not available here: {skipped})" if skipped else ""))
+        for note in selection.notes():  # e.g. why the INT8 generator was not used
+            say(f"backend: {note}")
         return selection.backend
 
     def generate_stage(self, backend: Backend) -> Generate:

@@ -4,6 +4,7 @@
       model.json       ModelInfo: preset, crop size, window W, data hash, metrics, versions
       generator.pt     EMA generator weights (a state dict, loaded with weights_only=True)
       generator.onnx   the same generator exported (opset 18, metadata embedded)
+      generator.int8.onnx  optional: the same, INT8 for CPUs (`reenact.train.quantize`), with its held-out check
       track.npz        the target's track: its face model, expression basis and per-frame parameters
       checkpoint.pt    full training state, for --resume (not needed to render)
       previews/, log.csv, cache/   training outputs a person can look at, and the dataset cache
@@ -40,6 +41,8 @@ FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
 GENERATOR_WEIGHTS = "generator.pt"
 GENERATOR_ONNX = "generator.onnx"
+GENERATOR_INT8 = "generator.int8.onnx"
+"""The INT8 generator for CPUs, beside the FP32 file (optional; made by `reenact export --int8` or at training's end)."""
 TRACK = "track.npz"
 CHECKPOINT = "checkpoint.pt"
 
@@ -81,6 +84,9 @@ class ModelInfo:
     the folder says how it was made without its checkpoint. Empty in a model.json from before they were recorded."""
     mouth_opening: bool = False
     """Its conditioning draws the mouth opening in the openings channel (models trained before that read False)."""
+    int8: dict[str, float] = field(default_factory=dict)
+    """Held-out check of generator.int8.onnx against generator.onnx (`reenact.runtime.int8.Int8Quality`),
+    measured when it was made so loading it need not rerun it; empty when there is none."""
     files: dict[str, str] = field(default_factory=dict)
     """sha256 of each model file by name (generator.pt, generator.onnx, track.npz), checked before loading.
     Empty in a model.json from before they were recorded: its files load unchecked."""
@@ -136,6 +142,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 FIXES = {
     "generator.onnx": "re-export it with `reenact export {folder} --format onnx`",
+    "generator.int8.onnx": "re-make it with `reenact export {folder} --int8`",
     "generator.pt": "retrain the model (reenact train ... -o {folder} --force), or restore the folder from a copy",
     "track.npz": "retrain the model (reenact train ... -o {folder} --force), or restore the folder from a copy",
     "checkpoint.pt": "start the run over with --force",

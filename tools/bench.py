@@ -5,6 +5,7 @@
     python tools/bench.py --only pipeline --model models/franck_cpu
     python tools/bench.py --only training       # cost of each ablation row of the README
     python tools/bench.py --only batch --model models/edtalk   # jobs per minute, 1 and 2 local workers
+    python tools/bench.py --only live --model models/NAME   # FP32 vs INT8 at each live thread layout
 
 Timings are medians over repeated runs after a warm-up, measured in one run of
 this script so ratios between rows are comparable. Clips come from
@@ -233,6 +234,121 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     return rows
 
 
+LIVE_CAMERA = "drive_d3.mp4"
+"""The live rows' file camera: 512x512 at 30 fps, looped, played in real time."""
+LIVE_SECONDS = 10.0
+LIVE_REPEATS = 3
+"""Each live cell runs LIVE_REPEATS times for LIVE_SECONDS, the cells taken in turn (round-robin), and reports
+the median of its runs: on a shared machine, load that comes and goes then falls on every cell alike."""
+LIVE_LAYOUTS: dict[str, dict[str, int | None]] = {
+    "generator 1 thread (reenact live's default)": {"threads": 1, "depth": 1, "detect_width": None},
+    "generator 2 threads": {"threads": 2, "depth": 1, "detect_width": None},
+    "depth 2 (two 1-thread generator calls at once)": {"threads": 1, "depth": 2, "detect_width": None},
+    "tracking on a 256 px frame": {"threads": 1, "depth": 1, "detect_width": 256},
+    "depth 2 + tracking on a 256 px frame": {"threads": 1, "depth": 2, "detect_width": 256},
+}
+"""The thread layouts of issue 19 (`BackendConfig.threads`, `LiveConfig.generate_depth`,
+`LiveTrackingConfig.detect_width`). MediaPipe's video mode already skips full face detection while the
+face is tracked, so that alternative has no row of its own."""
+
+
+def _live_row(folder, backend, layout: dict[str, int | None], seconds: float) -> Row:
+    """One live run: `LIVE_CAMERA` driving the model into a temporary MP4, latency from capture to written."""
+    from reenact.pipeline.live import LiveConfig, run_live
+    from reenact.tracking.live import LiveTrackingConfig
+
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = LiveConfig(camera=DATA / LIVE_CAMERA, sink=Path(tmp) / "live.mp4", loop_camera=True,
+                            max_seconds=seconds, report_every=seconds + 1, generate_depth=int(layout["depth"]),
+                            tracking=LiveTrackingConfig(detect_width=layout["detect_width"]))
+        summary = run_live(folder, config, backend, say=lambda line: None)
+    p50, p95, p99 = summary.latency_ms
+    clock = summary.clock
+    stage_ms = {stage: round(1e3 * clock.seconds[stage] / max(1, clock.calls[stage]), 1) for stage in clock.seconds}
+    return {"fps": summary.fps, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+            "shown": f"{summary.rendered}/{summary.captured}", "generate_ms": stage_ms.get("generate"),
+            "track_ms": stage_ms.get("track"), "load_1min": load, "note": f"stage ms {stage_ms}"}
+
+
+def _interleaved_ms(backends: dict[str, object], runs: int) -> dict[str, float]:
+    """Median ms per batch-1 call of each backend, their calls alternated so that load from other work on a
+    shared machine falls on all of them alike (the ratios hold even when the absolute figures do not)."""
+    from reenact.runtime.parity import random_stack
+
+    stack = random_stack(next(iter(backends.values())), 1)
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    for backend in backends.values():
+        for _ in range(3):
+            backend.infer(stack)
+    for _ in range(runs):
+        for name, backend in backends.items():
+            start = time.perf_counter()
+            backend.infer(stack)
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
+def bench_live(model: Path | None) -> list[Row]:
+    """Issue 19's evidence, in one run on this machine: generator ms/frame FP32 vs INT8 (ONNX Runtime at 256),
+    their held-out PSNR and sharpness, and `reenact live` (fps, capture-to-sink p50/p95/p99) for FP32 and INT8
+    at each of `LIVE_LAYOUTS`, `LIVE_CAMERA` as the camera (see `LIVE_REPEATS`)."""
+    if model is None:
+        return [{"layout": "live", "note": "skipped: give --model models/NAME (a cpu-preset model)"}]
+    import torch
+
+    from reenact.errors import BackendUnavailableError
+    from reenact.model_folder import GENERATOR_INT8, open_model
+    from reenact.runtime.config import BackendConfig
+    from reenact.runtime.int8 import checked_int8
+    from reenact.runtime.selection import open_backend
+    from reenact.train.quantize import held_out_quality, open_training_set
+
+    folder = open_model(model)
+    info = folder.info()
+    precisions = {"FP32": False}
+    rows: list[Row] = []
+    try:
+        checked_int8(folder)
+        precisions["INT8"] = True
+    except BackendUnavailableError as e:
+        rows.append({"layout": "INT8", "note": f"no INT8 rows: {e}"})
+    torch.set_num_threads(1)  # as `reenact live` runs
+    for threads in (1, 2):
+        backends = {name: open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu", threads=threads,
+                                                             int8=int8)).backend for name, int8 in precisions.items()}
+        load = os.getloadavg()[0]
+        for name, ms in _interleaved_ms(backends, runs=40).items():
+            rows.append({"layout": f"generator alone, {threads} thread{'s' * (threads > 1)}", "precision": name,
+                         "generate_ms": ms, "fps": 1e3 / ms, "load_1min": load,
+                         "note": f"{info.preset} preset at {info.size}, batch 1, median of 40, calls interleaved"})
+        for backend in backends.values():
+            backend.close()
+    if "INT8" in precisions:
+        quality = held_out_quality(folder.onnx_path, folder.path / GENERATOR_INT8, open_training_set(folder),
+                                   info.generator.context)
+        for name, psnr, face, sharp in (("FP32", quality.psnr_fp32, quality.psnr_face_fp32, quality.sharpness_fp32),
+                                        ("INT8", quality.psnr_int8, quality.psnr_face_int8, quality.sharpness_int8)):
+            rows.append({"layout": f"held-out tail ({quality.frames} frames)", "precision": name, "psnr_db": psnr,
+                         "psnr_face_db": face, "sharpness": sharp})
+    cells = [(label, layout, name, int8) for label, layout in LIVE_LAYOUTS.items() for name, int8 in precisions.items()]
+    runs: dict[tuple[str, str], list[Row]] = {(label, name): [] for label, _, name, _ in cells}
+    for _ in range(LIVE_REPEATS):
+        for label, layout, name, int8 in cells:
+            backend = open_backend(folder, BackendConfig(backend="onnxruntime", device="cpu",
+                                                         threads=layout["threads"], int8=int8)).backend
+            runs[(label, name)].append(_live_row(folder, backend, layout, LIVE_SECONDS))
+            backend.close()
+    for (label, name), repeats in runs.items():
+        row: Row = {"layout": label, "precision": name}
+        for key in ("fps", "p50_ms", "p95_ms", "p99_ms", "generate_ms", "track_ms", "load_1min"):
+            row[key] = statistics.median(float(r[key]) for r in repeats if r[key] is not None)
+        row["shown"] = ", ".join(str(r["shown"]) for r in repeats)
+        row["note"] = f"median of {len(repeats)} runs of {LIVE_SECONDS:g} s; last run's {repeats[-1]['note']}"
+        rows.append(row)
+    return rows
+
+
 ABLATIONS: dict[str, dict[str, object]] = {
     "main before issue 12 (no context, no texture, no detail band)": {"context": False, "texture_channels": 0,
                                                                        "detail_gain": 0.0},
@@ -314,8 +430,9 @@ SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "pipeline": bench_pipeline,
     "training": bench_training,
     "batch": bench_batch,
+    "live": bench_live,
 }
-NEEDS_MODEL = {"pipeline", "batch"}
+NEEDS_MODEL = {"pipeline", "batch", "live"}
 """Sections that take --model."""
 
 

@@ -45,7 +45,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     infer.add_argument("--threads", type=int,
                        help="CPU threads for the generator (default: all cores; live: 1, beside its other stages)")
     infer.add_argument("--fp32", action="store_true",
-                       help="full precision on CUDA (default: FP16 there; CPUs always run FP32)")
+                       help="full precision (default: FP16 on CUDA, and on CPUs the INT8 generator when the model has "
+                            "one)")
     infer.add_argument("--engines", type=Path, default=DEFAULT_ENGINES_DIR,
                        help=f"folder of cached TensorRT engines (default {DEFAULT_ENGINES_DIR}/)")
 
@@ -129,7 +130,7 @@ def edits(args: argparse.Namespace) -> list:
 
 def backend_config(args: argparse.Namespace) -> BackendConfig:
     return BackendConfig(backend=args.backend, device=args.device, threads=args.threads, fp16=not args.fp32,
-                         engines_dir=args.engines)
+                         engines_dir=args.engines, int8=False if args.fp32 else None)
 
 
 def blend_config(args: argparse.Namespace) -> BlendConfig:

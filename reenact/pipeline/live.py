@@ -26,7 +26,9 @@ import itertools
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -98,6 +100,9 @@ class LiveConfig:
     stage runs at the camera's rate and the slots drop what the slow stage cannot take."""
     max_consecutive_errors: int = 50
     """A stage failing on this many frames in a row stops the run (a persistent fault, not a bad frame)."""
+    generate_depth: int = 1
+    """Frames the generator works on at once, each on a thread of its own (`GenerateAhead`): 2 keeps both
+    cores of a 2-core CPU generating, at the cost of holding each frame until the next one comes."""
 
     def __post_init__(self) -> None:
         if isinstance(self.camera, int) and self.camera < 0:
@@ -118,6 +123,8 @@ class LiveConfig:
                              f"got {self.stage_delay}")
         if self.max_consecutive_errors < 1:
             raise SettingError(f"max_consecutive_errors must be >= 1, got {self.max_consecutive_errors}")
+        if self.generate_depth < 1:
+            raise SettingError(f"generate_depth must be >= 1, got {self.generate_depth}")
 
 
 class LiveControls:
@@ -329,6 +336,31 @@ class GenerateOne:
         return Generated(item.meta, item.background, item.conditioned, crop)
 
 
+class GenerateAhead:
+    """`depth` frames generated at once: each call starts its frame on a pool thread and, once `depth` are in
+    flight, returns the oldest (None until then: the worker hands nothing on), so frames leave in capture order.
+
+    Why: the other way to give the generator a second core. One call on two intra-op threads makes the
+    threads meet at every layer, and on a CPU shared with the other stages (or other work) each waits for the
+    other's core; two calls side by side, one thread each, never wait for each other. The price is latency:
+    a frame waits for the next one to arrive before it is handed on. Which wins here is measured by
+    `python tools/bench.py --only live`.
+    """
+
+    def __init__(self, one: GenerateOne, depth: int) -> None:
+        self.one, self.depth = one, depth
+        self._pool = ThreadPoolExecutor(depth, thread_name_prefix="live-generate")
+        self._flight: deque[Future[Generated]] = deque()
+
+    def __call__(self, item: Conditioned) -> Generated | None:
+        self._flight.append(self._pool.submit(self.one, item))
+        return self._flight.popleft().result() if len(self._flight) >= self.depth else None
+
+    def close(self) -> None:
+        """Drop the frames still in flight and end the pool's threads."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class CompositeLive:
     """Crop -> the output frame (the offline runner's `Composite`), with the conditioning overlay on request."""
 
@@ -453,14 +485,16 @@ class Worker(threading.Thread, Generic[In, Out]):
                 self._busy_until = start + self.seconds_per_item
                 try:
                     for step in self.steps:
-                        item = step(item)
+                        if (item := step(item)) is None:  # held back (`GenerateAhead`): nothing to hand on yet
+                            break
                 except Exception as e:  # noqa: BLE001 - one bad frame is reported and dropped, not fatal
                     in_a_row += 1
                     self.failures.frame_failed(self.stage, item.meta.seq, e, in_a_row)
                 else:
                     in_a_row = 0
                     self._learn(self.clock() - start)
-                    self.outbox.put(item)
+                    if item is not None:
+                        self.outbox.put(item)
                 self._busy_until = 0.0
         except BaseException as e:  # noqa: BLE001 - carried to the main thread, which re-raises it
             self.failures.failed(e)
@@ -640,7 +674,8 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
             "track": [TrackSource(tracker, config, say)],
             "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
                        Condition(stages.condition, config)],
-            "generate": [GenerateOne(stages.generate, config)],
+            "generate": [GenerateOne(stages.generate, config) if config.generate_depth == 1 else
+                         GenerateAhead(GenerateOne(stages.generate, config), config.generate_depth)],
             "composite": [CompositeLive(stages.composite, config, controls)],
         }
         say(f"live: camera {config.camera} ({camera.width}x{camera.height} at {camera.fps:g} fps) -> "
@@ -702,6 +737,8 @@ def _run(camera: Capture, sink: Sink, steps: dict[str, list[Callable]], config: 
         controls.stop.set()
         for worker in workers:
             worker.join(timeout=5.0)
+        for step in itertools.chain(*steps.values()):
+            getattr(step, "close", lambda: None)()  # a step holding threads of its own (`GenerateAhead`)
     if failures.fatal is not None:
         raise failures.fatal
     summary.captured, summary.rendered, summary.failed = capture.captured, stats.rendered, failures.count

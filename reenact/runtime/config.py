@@ -35,7 +35,7 @@ class BackendConfig:
     library's default (all cores). Torch's setting is process-wide."""
     fp16: bool = True
     """Half precision on CUDA (torch, the TensorRT engine, ONNX Runtime's TensorRT provider).
-    CPU inference is always FP32."""
+    CPU inference is FP32, or INT8 (see `int8`)."""
     cuda_graphs: bool = True
     """torch on CUDA: capture one CUDA graph per batch size and replay it (removes the per-layer
     launch overhead that dominates batch 1)."""
@@ -43,6 +43,9 @@ class BackendConfig:
     """Largest batch a TensorRT engine is built for; larger batches run in chunks of this size."""
     engines_dir: Path = field(default=DEFAULT_ENGINES_DIR)
     """Folder of cached TensorRT engines (keyed by GPU, TensorRT version and model hash)."""
+    int8: bool | None = None
+    """ONNX Runtime on the CPU: the model folder's INT8 generator (generator.int8.onnx). None (auto): it when
+    present and within its held-out quality guard, else FP32 with a note; True: it or an error; False: FP32 only."""
     ort_tensorrt: bool = False
     """ONNX Runtime on CUDA: put the TensorRT execution provider first (needs an onnxruntime-gpu
     built with TensorRT); off by default, the native `tensorrt` backend is the TensorRT path."""
@@ -54,6 +57,9 @@ class BackendConfig:
             raise SettingError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
         if self.backend == "tensorrt" and self.device == "cpu":
             raise SettingError("the tensorrt backend runs on CUDA GPUs only: use --device cuda (or auto), or another backend")
+        if self.int8 and (self.backend not in ("auto", "onnxruntime") or self.device not in ("auto", "cpu")):
+            raise SettingError("the INT8 generator runs in ONNX Runtime on the CPU: use --backend onnxruntime (or "
+                               "auto) and --device cpu (or auto)")
         if self.threads is not None and self.threads < 1:
             raise SettingError(f"threads must be >= 1 (or None for the default), got {self.threads}")
         if self.max_batch < 1:

@@ -1,5 +1,8 @@
 """The ONNX Runtime backend: generator.onnx on the CPU execution provider, or on CUDA (and TensorRT) with onnxruntime-gpu.
 
+On the CPU it can run the folder's INT8 generator instead (`BackendConfig.int8`), checked
+first against the held-out quality guard of `reenact.train.quantize`.
+
 The CPU provider is the live path on a CPU-only machine (faster than eager torch: fused
 convolutions, no Python per layer). The thread count is settable because the live
 pipeline shares the cores with tracking and rendering. On the CPU, plain `run` is used:
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from reenact.errors import BackendUnavailableError, FormatError
-from reenact.model_folder import GENERATOR_ONNX, ModelFolder
+from reenact.model_folder import GENERATOR_INT8, GENERATOR_ONNX, ModelFolder
 from reenact.nn.export import ExportMetadata
 from reenact.runtime.backend import Backend, ModelSpec, threads_note
 from reenact.runtime.config import BackendConfig
@@ -91,7 +94,14 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, folder: ModelFolder, device: Literal["cpu", "cuda"], config: BackendConfig) -> None:
         ort = import_onnxruntime()
-        onnx_path = folder.verified(GENERATOR_ONNX)
+        self.int8 = bool(config.int8) and device == "cpu"
+        """Runs generator.int8.onnx (passed its quality guard) rather than the FP32 file."""
+        if self.int8:
+            from reenact.runtime.int8 import checked_int8
+
+            name, onnx_path = GENERATOR_INT8, checked_int8(folder)
+        else:
+            name, onnx_path = GENERATOR_ONNX, folder.verified(GENERATOR_ONNX)
         fp16 = device == "cuda" and config.ort_tensorrt and config.fp16  # only TensorRT's provider runs FP16
         super().__init__(ModelSpec.from_info(folder.info()), device, fp16=fp16)
         self.threads = config.threads
@@ -104,7 +114,7 @@ class OnnxRuntimeBackend(Backend):
         except (ort.capi.onnxruntime_pybind11_state.InvalidProtobuf, ort.capi.onnxruntime_pybind11_state.Fail,
                 ort.capi.onnxruntime_pybind11_state.InvalidGraph) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise FormatError(f"{onnx_path} is not a loadable ONNX model ({reason}); {folder.fix(GENERATOR_ONNX)}") from None
+            raise FormatError(f"{onnx_path} is not a loadable ONNX model ({reason}); {folder.fix(name)}") from None
         wanted = providers[0][0]
         active = self.session.get_providers()
         if active[0] != wanted:
@@ -114,13 +124,12 @@ class OnnxRuntimeBackend(Backend):
             )
         self.provider = wanted
         metadata = ExportMetadata.from_props(
-            self.session.get_modelmeta().custom_metadata_map, source=str(folder.onnx_path)
+            self.session.get_modelmeta().custom_metadata_map, source=str(onnx_path)
         )
         exported = ModelSpec(metadata.size, metadata.in_channels, metadata.out_channels)
         if exported != self.spec:
             raise FormatError(
-                f"{folder.onnx_path} was exported for {exported}, but model.json describes {self.spec}: "
-                f"re-export it with `reenact export {folder.path} --format onnx`"
+                f"{onnx_path} was exported for {exported}, but model.json describes {self.spec}: {folder.fix(name)}"
             )
         self.input_name = metadata.input_name
         self.output_name = metadata.output_name
@@ -149,4 +158,5 @@ class OnnxRuntimeBackend(Backend):
 
     def describe(self) -> str:
         threads = f", {threads_note(self.threads)}" if self.threads and self.device == "cpu" else ""
-        return f"onnxruntime on {self.device} ({self.provider}{threads})"
+        precision = ", INT8" if self.int8 else ""
+        return f"onnxruntime on {self.device} ({self.provider}{threads}{precision})"

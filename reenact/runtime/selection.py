@@ -1,18 +1,19 @@
 """Opening a backend for a model folder: the one named, or with `--backend auto` the fastest that works here.
 
 Candidates are tried in speed order (TensorRT > ONNX Runtime CUDA > torch CUDA > ONNX
-Runtime CPU > torch CPU), narrowed by the configured backend and device. Each backend
+Runtime CPU INT8 > ONNX Runtime CPU > torch CPU), narrowed by the configured backend and device. Each backend
 checks its own package, provider and GPU when it is built and raises
 BackendUnavailableError with the fix; selection records that reason and tries the next
 candidate, so the result says both what was picked and why the faster ones were not.
-A named backend on a named device gets no fallback: its error is the answer.
+A named backend on a named device gets no fallback (its error is the answer), except
+from its INT8 variant to FP32, which `Selection.notes` tells.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from reenact.errors import BackendUnavailableError
@@ -29,15 +30,18 @@ class Candidate:
     """Backend name."""
     device: Literal["cpu", "cuda"]
     """Device it runs on."""
+    int8: bool = False
+    """The model folder's INT8 generator (ONNX Runtime on the CPU only; see `reenact.train.quantize`)."""
 
     def __str__(self) -> str:
-        return f"{self.backend} ({self.device})"
+        return f"{self.backend}{' int8' if self.int8 else ''} ({self.device})"
 
 
 AUTO_ORDER: tuple[Candidate, ...] = (
     Candidate("tensorrt", "cuda"),
     Candidate("onnxruntime", "cuda"),
     Candidate("torch", "cuda"),
+    Candidate("onnxruntime", "cpu", int8=True),
     Candidate("onnxruntime", "cpu"),
     Candidate("torch", "cpu"),
 )
@@ -67,6 +71,12 @@ class Selection:
     auto: bool
     """True when chosen by `--backend auto`."""
 
+    def notes(self) -> list[str]:
+        """Why a faster variant of the picked backend was not used (an INT8 file absent or refused): worth telling
+        even though a backend was found."""
+        return [f"{c} not used: {reason}" for c, reason in self.skipped
+                if (c.backend, c.device) == (self.candidate.backend, self.candidate.device)]
+
     def summary(self) -> str:
         """One line: e.g. "backend auto: onnxruntime on cpu (...); skipped tensorrt (cuda): TensorRT is not installed ..."."""
         head = f"backend {'auto' if self.auto else self.candidate.backend}: {self.backend.describe()}"
@@ -74,11 +84,12 @@ class Selection:
 
 
 def candidates(config: BackendConfig) -> list[Candidate]:
-    """The candidates `config` allows, fastest first."""
+    """The candidates `config` allows, fastest first (`config.int8`: True only the INT8 one, False none)."""
     return [
         c
         for c in AUTO_ORDER
         if config.backend in ("auto", c.backend) and config.device in ("auto", c.device)
+        and (config.int8 is None or config.int8 == c.int8)
     ]
 
 
@@ -98,7 +109,7 @@ def open_backend(
     skipped: list[tuple[Candidate, str]] = []
     for candidate in candidates(config):
         try:
-            backend = factories[candidate.backend](folder, candidate.device, config)
+            backend = factories[candidate.backend](folder, candidate.device, replace(config, int8=candidate.int8))
         except BackendUnavailableError as e:
             skipped.append((candidate, str(e)))
             continue

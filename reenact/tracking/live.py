@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from reenact.errors import SettingError
@@ -49,8 +50,14 @@ class LiveTrackingConfig:
     """Seconds of face frames the source's identity and neutral reference are taken from."""
     min_calibration_frames: int = 8
     """At least this many face frames, however long that takes (a slow machine tracks fewer per second)."""
+    detect_width: int | None = None
+    """Face Mesh is given the camera frame scaled down to this width (landmarks scaled back to the frame's
+    pixels); None: the full frame. MediaPipe works on its own small crops of the face, so a smaller frame
+    mostly saves its conversion of the whole picture."""
 
     def __post_init__(self) -> None:
+        if self.detect_width is not None and self.detect_width < 64:
+            raise ValueError(f"detect_width must be >= 64 px (or None), got {self.detect_width}")
         if self.calibration_seconds < 0:
             raise SettingError(f"calibration_seconds must be >= 0, got {self.calibration_seconds}")
         if self.min_calibration_frames < 1:
@@ -104,7 +111,7 @@ class SourceTracker:
     def __call__(self, rgb: np.ndarray, t: float) -> FaceParams:
         """The source's parameters in frame `rgb` (uint8 H x W x 3) captured at `t` seconds; invalid
         when no face is found or until calibration is done."""
-        raw = self._detector.detect(rgb)
+        raw = self._detect(rgb)
         if raw is None:
             self._filter.reset()
             self._last_time = None
@@ -118,6 +125,19 @@ class SourceTracker:
         if self.reference is None:  # a still photo (`hold_still`): its face is its own reference
             self.reference = params.copy()
         return params
+
+    def _detect(self, rgb: np.ndarray) -> np.ndarray | None:
+        """Face Mesh landmarks (478x3, the frame's px), found on the frame scaled to `detect_width`."""
+        width = self.config.detect_width
+        h, w = rgb.shape[:2]
+        if width is None or w <= width:
+            return self._detector.detect(rgb)
+        height = max(1, round(h * width / w))
+        raw = self._detector.detect(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
+        if raw is None:
+            return None
+        sx, sy = w / width, h / height
+        return raw * np.array([sx, sy, sx], dtype=np.float32)  # z is in px of the width, as x is
 
     def _calibrating(self, landmarks: np.ndarray, t: float) -> bool:
         """Collect a calibration frame; True once calibrated by it."""

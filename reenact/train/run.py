@@ -24,6 +24,7 @@ from reenact import __version__
 from reenact.errors import InputError
 from reenact.model_folder import (
     CHECKPOINT,
+    GENERATOR_INT8,
     GENERATOR_ONNX,
     GENERATOR_WEIGHTS,
     MODEL_JSON,
@@ -41,6 +42,7 @@ from reenact.train.config import TrainConfig, network_for
 from reenact.train.dataset import CacheKey, SequenceSampler, TrainingSet, build_cache, cache_matches, track_hash
 from reenact.train.distributed import Processes, start_processes
 from reenact.train.monitor import TrainingLog, preview_grid, validate, write_png
+from reenact.train.quantize import int8_after_training
 from reenact.train.trainer import Trainer
 from reenact.video_io import VideoReader
 
@@ -82,7 +84,7 @@ def check_output_folder(folder: Path, data_hash: str, resume: bool, force: bool,
     if force and not clear:
         return False
     if force:
-        for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, "log.csv"):
+        for name in (MODEL_JSON, CHECKPOINT, GENERATOR_WEIGHTS, GENERATOR_ONNX, GENERATOR_INT8, "log.csv"):
             (folder / name).unlink(missing_ok=True)
         shutil.rmtree(folder / "previews", ignore_errors=True)
         shutil.rmtree(folder / "tensorboard", ignore_errors=True)
@@ -302,6 +304,7 @@ def _train(
     generator = trainer.ema.to("cpu").float()
     folder = save_model(output, generator, info, track)
     processes.from_main(metrics)
+    int8_after_training(folder, data, say)
     return TrainResult(folder, trainer.step, seconds, metrics)
 
 
