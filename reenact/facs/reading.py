@@ -12,11 +12,14 @@ keeps opposite AUs from both reading high.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from reenact.facs.units import CODES, openness_effects, subject_fields
+from reenact.errors import OutputError
+from reenact.facs.units import CODES, LABELS, openness_effects, subject_fields
 from reenact.params import FaceModel, FaceParams, Track
 from reenact.tracking.face_regions import neutral_frame
 
@@ -45,6 +48,21 @@ class AUReading:
 
     def column(self, code: str) -> np.ndarray:
         return self.intensities[:, self.codes.index(code)]
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """One row per frame: frame, time (s), then each AU's intensity (empty on frames without a face)."""
+        path = Path(path)
+        lines = [",".join(("frame", "time_s", *(LABELS[CODES.index(code)] for code in self.codes)))]
+        for frame, row in enumerate(self.intensities):
+            values = ("" if np.isnan(x) else f"{x:.3f}" for x in row)
+            lines.append(",".join((str(frame), f"{frame / self.fps:.3f}", *values)))
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_text("\n".join(lines) + "\n")
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class AUReader:

@@ -105,6 +105,11 @@ class ActionUnit:
         """Its name in tables and on the command line: "12", or "L12"/"R12" for one side."""
         return f"{self.side.value}{self.number}"
 
+    @property
+    def label(self) -> str:
+        """Its name in a plot's legend or a CSV header: AU12, AU12_L."""
+        return f"AU{self.number}" + (f"_{self.side.value}" if self.side is not Side.BOTH else "")
+
     def sided(self, side: Side) -> ActionUnit:
         return ActionUnit(self.number, self.name, self.movements, side)
 
@@ -290,6 +295,8 @@ ACTION_UNITS: tuple[ActionUnit, ...] = tuple(
 """Every AU the package reads and edits, by number (one-sided units right then left)."""
 CODES: tuple[str, ...] = tuple(au.code for au in ACTION_UNITS)
 """`ACTION_UNITS`' codes, the columns of a reading."""
+LABELS: tuple[str, ...] = tuple(au.label for au in ACTION_UNITS)
+"""`ACTION_UNITS`' labels, for headers and legends."""
 ALIASES = {43: 45}
 """AU numbers that name the same movement as another (AU43 eyes closed is AU45 held)."""
 
