@@ -136,3 +136,55 @@ def test_au26_follows_the_mouth_opening(tracked):
     correlation = np.corrcoef(reading.column("26")[valid], gap[valid])[0, 1]
     print(f"\ntarget_edtalk: AU26 vs inner-lip gap r = {correlation:.2f}")
     assert correlation > 0.75
+
+
+def test_emotions_and_edit_regions():
+    from reenact.edits import SetActionUnit, Timing, emotion_edits
+    from reenact.render.edit_mask import edit_regions
+
+    happy = emotion_edits("happy", 0.6, Timing(10, 20))
+    assert [(e.unit, e.intensity, e.timing.start) for e in happy] == [("6", 0.6, 10), ("12", 0.6, 10)]
+    with pytest.raises(SettingError, match="unknown emotion"):
+        emotion_edits("glee", 1.0)
+    assert edit_regions(edits=[SetActionUnit("12")]).regions == frozenset({"mouth"})
+    assert edit_regions(edits=[SetActionUnit("L45")]).regions == frozenset({"left_eye"})
+    assert {"right_brow", "left_brow"} <= edit_regions(edits=[SetActionUnit("1")]).regions
+    with pytest.raises(SettingError, match="intensity must be within"):
+        SetActionUnit("12", -0.5)
+    with pytest.raises(SettingError, match="unknown AU mode"):
+        SetActionUnit("12", mode="double")
+
+
+def test_au_outside_the_targets_reach_warns_by_name(tracked):
+    """target_wojtek's 8-component basis cannot pull a lip corner without moving the brows: the edit says so."""
+    from reenact.edits import Editor, SetActionUnit
+
+    track = tracked("target_wojtek.mp4")
+    lines: list[str] = []
+    Editor(track, say=lines.append).apply(track.params[:20], [SetActionUnit("L12", 1.0)])
+    assert len(lines) == 1 and lines[0].startswith("AU12_L (lip corner puller) is outside the target's reach"), lines
+
+
+@slow
+@pytest.mark.parametrize("code", ["1", "L12", "26"])
+def test_set_au_reads_back(tracked, code):
+    """On target_edtalk (25 components), setting an AU to 0.8 reads back near 0.8 (eased in by its timing);
+    kept within the coefficient range of the clip, it gets to 80% of that or of the clip's own peak of the AU,
+    whichever is less (edtalk barely raises its brows: its AU1 peaks at 0.38)."""
+    from reenact.edits import Editor, SetActionUnit, Timing
+
+    track = tracked("target_edtalk.mp4")
+    params = track.params[:200]
+    column = CODES.index(code)
+    read = {}
+    for clamp in (False, True):
+        editor = Editor(track, clamp=clamp, say=lambda line: None)
+        out = editor.apply(params, [SetActionUnit(code, 0.8, timing=Timing(start=50, end=60))])
+        np.testing.assert_array_equal(out.expression[:50], params.expression[:50])
+        before = editor.read_aus(params)[60:, column].mean()
+        read[clamp] = editor.read_aus(out)[60:, column].mean()
+    peak = float(np.nanmax(editor.read_aus(track.params)[:, column]))
+    print(f"\nAU{code} set to 0.8 on edtalk: before {before:.2f}, after {read[False]:.2f} "
+          f"({read[True]:.2f} within the clip's range; the clip's peak {peak:.2f})")
+    assert abs(read[False] - 0.8) < 0.2
+    assert read[True] > 0.8 * min(0.8, peak)

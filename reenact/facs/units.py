@@ -34,7 +34,7 @@ import numpy as np
 from reenact.errors import SettingError
 from reenact.params import FaceModel
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
-from reenact.tracking.face_regions import mouth_corners, retarget_scale
+from reenact.tracking.face_regions import SUB_REGIONS, mouth_corners, region_masks, retarget_scale
 
 
 class Side(enum.Enum):
@@ -297,6 +297,8 @@ CODES: tuple[str, ...] = tuple(au.code for au in ACTION_UNITS)
 """`ACTION_UNITS`' codes, the columns of a reading."""
 LABELS: tuple[str, ...] = tuple(au.label for au in ACTION_UNITS)
 """`ACTION_UNITS`' labels, for headers and legends."""
+REGION_SHARE = 0.1
+"""Share of an AU's movement a face region must hold to count as moved by it (`regions_moved`)."""
 ALIASES = {43: 45}
 """AU numbers that name the same movement as another (AU43 eyes closed is AU45 held)."""
 
@@ -427,6 +429,14 @@ def field(unit: ActionUnit) -> np.ndarray:
 def fields() -> np.ndarray:
     """float32 Nx468x3 `field` of every AU in `ACTION_UNITS`."""
     return np.stack([field(unit) for unit in ACTION_UNITS])
+
+
+def regions_moved(index: int) -> frozenset[str]:
+    """The `SUB_REGIONS` an AU (by index in `ACTION_UNITS`) moves: those holding at least REGION_SHARE of the
+    summed movement of its vertices, weighted by `region_masks` (what an edit mask must cover)."""
+    size = np.linalg.norm(fields()[index], axis=1)
+    share = region_masks() @ size / size.sum()
+    return frozenset(name for name, part in zip(SUB_REGIONS, share) if part >= REGION_SHARE)
 
 
 def subject_fields(model: FaceModel) -> np.ndarray:
