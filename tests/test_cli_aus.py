@@ -110,3 +110,23 @@ def test_bad_au_values_are_one_line(capsys, tmp_path, data, flag, value, expecte
     code, _, err = run_cli(capsys, "edit", "--model", str(tmp_path / "no_model"), "--target",
                            str(data / "drive_d0.mp4"), "-o", str(tmp_path / "o.mp4"), flag, value)
     assert_one_clear_line(code, err, expected)
+
+
+def test_au_times_map_onto_the_edit_timing():
+    from reenact.cli.common import parse_keyed_value
+    from reenact.edits import Timing
+
+    default = Timing(start=5, end=9)
+    assert parse_keyed_value("--au", "12=0.8@2.0-3.5", lambda: 25.0, default) == ("12", 0.8, Timing(50, 88))
+    assert parse_keyed_value("--au", "L45=1@4.1-4.3-4.3", lambda: 30.0, default) == ("L45", 1.0, Timing(123, 129, 129))
+    assert parse_keyed_value("--emotion", "happy=0.6", lambda: 1 / 0, default) == ("happy", 0.6, default)
+
+
+def test_params_out_round_trips(tmp_path, tracked):
+    from reenact.params import FaceParams
+
+    params = tracked("drive_d0.mp4").params
+    params.save(tmp_path / "p.npz")
+    loaded = FaceParams.load(tmp_path / "p.npz")
+    for name in ("rotation", "expression", "openness", "valid"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(params, name))
