@@ -130,3 +130,14 @@ def test_params_out_round_trips(tmp_path, tracked):
     loaded = FaceParams.load(tmp_path / "p.npz")
     for name in ("rotation", "expression", "openness", "valid"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(params, name))
+
+
+def test_aus_lists_a_models_reach(capsys, random_model):
+    code, stdout, _ = run_cli(capsys, "aus", "--model", str(random_model.path))
+    assert code == 0
+    lines = stdout.splitlines()
+    assert "8-component expression basis" in lines[0]
+    assert len(lines) == 1 + len(LABELS)
+    assert any(line.split()[0] == "AU12_L" and line.endswith("out of reach") for line in lines)
+    code, _, err = run_cli(capsys, "aus")
+    assert_one_clear_line(code, err, "give a clip or track")

@@ -31,8 +31,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "definition describes (see docs/aus.png)."
         ),
     )
-    aus.add_argument("clip", type=Path, metavar="CLIP_OR_TRACK", help="a video, or a track (.npz from `reenact track`)")
-    aus.add_argument("-o", "--output", type=Path, required=True, help="the plot (.png); the CSV goes beside it")
+    aus.add_argument("clip", type=Path, nargs="?", metavar="CLIP_OR_TRACK",
+                     help="a video, or a track (.npz from `reenact track`)")
+    aus.add_argument("-o", "--output", type=Path, help="the plot (.png); the CSV goes beside it")
+    aus.add_argument("--model", type=Path,
+                     help="a trained model: list, per AU, the share of its movement the target's expression basis "
+                          "reproduces (what --au edits can reach); with a clip, track it in the model's face model")
     aus.add_argument("--reference", type=int, help="the neutral frame (default: found automatically)")
     add_cuts_option(aus, "--cuts", "the video (when tracking one)")
     aus.set_defaults(run=run)
@@ -49,10 +53,23 @@ def run(args: argparse.Namespace) -> int:
     from reenact.params import Track
     from reenact.tracking.cut_list import parse_cuts
 
+    if args.model is None and args.clip is None:
+        raise SettingError("give a clip or track to read, or --model to list what its target can reach")
+    if args.clip is not None and args.output is None:
+        raise SettingError("-o is needed to write the plot and the CSV of the clip's action units")
+    target = api.Target.load(args.model) if args.model is not None else None
+    if target is not None:
+        print_reach(target.track)
+        if args.clip is None:
+            return 0
     csv = args.output.with_suffix(".csv")
     check_outputs({"-o": args.output, "CSV": csv}, {"input": args.clip})
-    is_track = args.clip.suffix == ".npz"
-    track = Track.load(args.clip) if is_track else api.track(args.clip, parse_cuts(args.cuts), bars=progress_bar)
+    if args.clip.suffix == ".npz":
+        track = Track.load(args.clip)
+    elif target is not None:
+        track = target.clip_track(args.clip, parse_cuts(args.cuts), bars=progress_bar)
+    else:
+        track = api.track(args.clip, parse_cuts(args.cuts), bars=progress_bar)
     if not track.params.valid.any():
         raise InputError(f"no frame of {args.clip} shows a face; there are no action units to read")
     if args.reference is not None and not (0 <= args.reference < track.n_frames and track.params.valid[args.reference]):
@@ -65,6 +82,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{track.n_frames} frames, neutral frame {reading.reference}; strongest peaks: {strongest} "
           f"-> {args.output}, {csv}")
     return 0
+
+
+def print_reach(track) -> None:
+    """Per AU, the share of its movement the track's expression basis reproduces, and whether edits warn."""
+    from reenact.edits import MIN_REACH, Editor
+    from reenact.facs.units import ACTION_UNITS
+
+    editor = Editor(track)
+    print(f"AU reach of the target's {track.model.n_components}-component expression basis "
+          f"(under {MIN_REACH:.0%}: out of reach, --au warns):")
+    for index, unit in enumerate(ACTION_UNITS):
+        reach = editor.reach(index)
+        print(f"  {unit.label:<7} {unit.name:<22} {reach:4.0%}" + ("  out of reach" if reach < MIN_REACH else ""))
 
 
 def plot(reading, path: Path, title: str) -> None:
