@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.edits import Edit, Editor, LookAt, SetEyeOpenness, Smile, Timing, TurnHead
+from reenact.edits import Edit, Editor, LookAt, SetActionUnit, SetEyeOpenness, Smile, Timing, TurnHead, emotion_edits
 from reenact.errors import ReenactError, SettingError
 from reenact.eval.evaluate import evaluate_cross, evaluate_self
 from reenact.eval.report import VIDEO, write_report
@@ -61,8 +61,8 @@ from reenact.video_io import VideoReader
 
 __all__ = [
     "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
-    "RegionWeights", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead", "evaluate",
-    "output_params", "plan_rerender", "render", "RenderPlan", "rerender", "settings_hash", "track", "train",
+    "RegionWeights", "SetActionUnit", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead",
+    "emotion_edits", "evaluate", "output_params", "plan_rerender", "render", "RenderPlan", "rerender", "settings_hash", "track", "train",
     "up_to_date",
 ]
 
@@ -158,17 +158,19 @@ def _backend(target: Target, backend: BackendConfig | Backend, say: Say) -> Back
 
 
 def output_params(target: Track, source: Track | None = None, recombination: RecombineConfig | None = None,
-                  edits: Sequence[Edit] = (), loop_source: bool = False, motion: Track | None = None) -> FaceParams:
+                  edits: Sequence[Edit] = (), loop_source: bool = False, motion: Track | None = None,
+                  say: Say | None = None) -> FaceParams:
     """The parameters to render for each frame of the `target` clip: `source` recombined onto it (when given),
     then `edits` applied.
 
         params = api.output_params(target_track, source_track, api.RecombineConfig(mode="expression"))
 
     `motion`: the track the edits learn the person's lid and smile motion from (a model's own training track:
-    a short shot of the target may never blink); default `target`.
+    a short shot of the target may never blink); default `target`. `say`: where an edit's warnings go (an
+    action unit outside the target's reach; default: Python warnings).
     """
     params = recombine(source, target, recombination or RecombineConfig(), loop_source) if source else target.params
-    return Editor(motion or target).apply(params, edits) if edits else params
+    return Editor(motion or target, say=say).apply(params, edits) if edits else params
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,8 @@ def plan_rerender(
     if source is not None:
         source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
                         if still else track(source, source_cuts, bars=bars, description="tracking source"))
-    params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track)
+    params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track,
+                           say=say)
     if not params.valid.any():
         raise ReenactError(f"no frame of {target_clip} shows a face; nothing to re-render")
     # Cuts of either clip restart the crop follower and the conditioning stack.
@@ -291,6 +294,7 @@ def rerender(
     watermark: bool = False,
     batch: int = 8,
     review: PathLike | None = None,
+    params_out: PathLike | None = None,
     command: str = "rerender",
     bars: Bars = no_bars,
     say: Say = _quiet,
@@ -302,15 +306,19 @@ def rerender(
         api.rerender("models/edtalk", "clip.mp4", "smile.mp4", edits=[api.Smile(0.8)])
 
     `recombination`: what the source drives (default: everything); `review`: also write source | target |
-    result side by side. A still `source` holds its expression and pose (absolute) over the whole clip.
+    result side by side; `params_out`: also save the rendered parameters (`FaceParams.save`). A still
+    `source` holds its expression and pose (absolute) over the whole clip.
     """
     target = _target(target)
-    check_outputs({"-o": Path(output), "--review": Path(review) if review is not None else None},
+    check_outputs({"-o": Path(output), "--review": Path(review) if review is not None else None,
+                   "--params-out": Path(params_out) if params_out is not None else None},
                   {"target": Path(target_clip), "source": Path(source) if source else None,
                    **target.folder.own_files()})
     plan = plan_rerender(target, target_clip, source=source, recombination=recombination, edits=edits,
                          loop_source=loop_source, cuts=cuts, source_cuts=source_cuts, blend=blend, watermark=watermark,
                          command=command, bars=bars, say=say)
+    if params_out is not None:
+        plan.params[:plan.frames].save(params_out)
     return render(plan, output, backend=backend, batch=batch, review=review, target=target, bars=bars, say=say)
 
 

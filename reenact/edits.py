@@ -1,7 +1,7 @@
 """Direct edits of a target's face parameters, without a source actor.
 
 Each edit is a small frozen dataclass (turn the head, smile, open or close an
-eye, look somewhere) with a `Timing`: it eases in between two frames, holds, and
+eye, look somewhere, set a FACS action unit) with a `Timing`: it eases in between two frames, holds, and
 optionally eases out again. An `Editor` applies a list of edits, in order, to
 FaceParams of the target (its own track, or the output of `recombine`); the
 eyelid and smile motions are learnt from the target's own clip, so edits stay
@@ -11,6 +11,7 @@ to the range seen there.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,9 +19,11 @@ from functools import cached_property
 import numpy as np
 
 from reenact.errors import SettingError
+from reenact.facs.reading import MAX_INTENSITY, AUReader
+from reenact.facs.units import ACTION_UNITS, EMOTIONS, openness_effects, resolve, subject_fields
 from reenact.geometry import euler_degrees, rotation_from_euler
 from reenact.params import FaceParams, Track
-from reenact.recombine import reference_frame, smoothstep, widen_range
+from reenact.recombine import reference_frame, smoothstep, weighted_projector, widen_range
 from reenact.tracking.canonical_face import canonical_face
 from reenact.tracking.face_regions import SUB_REGIONS, mouth_corners, region_masks
 
@@ -44,6 +47,21 @@ SMILE_DIRECTION = np.array([0.5, 1.0, 0.0])
 """Mouth-corner motion of a smile for the subject's left corner (outwards and up; mirrored in x for the right)."""
 SMILE_FALLOFF = 0.4
 """Width (in lip widths) of the Gaussian falloff of the smile's motion around each mouth corner."""
+AU_MODES = ("set", "add")
+"""How an action-unit edit acts: move the frame's own intensity to the value, or add the value to it."""
+AU_HOLD = 0.1
+"""Vertices an AU moves by less than this share of its largest movement are held still when the AU is fitted
+in a target's basis (as recombination holds the regions it does not drive)."""
+MAX_AU_GAIN = 3.0
+"""Most an AU's fitted coefficients are scaled up so that they read back as the intensity asked (a basis that
+reproduces part of the movement reads as less of the AU)."""
+MIN_REACH = 0.5
+"""Share of an AU's displacement the target's basis must reproduce; below it an AU edit warns that it names
+an AU outside the target's reach."""
+
+
+class ReachWarning(UserWarning):
+    """An edit asks for an action unit the target's expression basis reproduces poorly."""
 
 
 @dataclass(frozen=True)
@@ -153,24 +171,68 @@ class LookAt:
         out.gaze[:, eyes] += weight[:, None, None] * (goal - out.gaze[:, eyes])
 
 
-Edit = TurnHead | Smile | SetEyeOpenness | LookAt
+@dataclass(frozen=True)
+class SetActionUnit:
+    """Move a FACS action unit's intensity (`reenact.facs.units`; 1 = its pronounced movement) to a value, or
+    add to it. Read and moved relative to the target's neutral frame; a one-sided unit named without its side
+    ("12" for L12 and R12) acts on both."""
+
+    unit: str = "12"
+    """An AU code: 12, L12, R45, 43 (an alias of 45), ..."""
+    intensity: float = 1.0
+    mode: str = "set"
+    """A name in AU_MODES."""
+    timing: Timing = field(default_factory=Timing)
+
+    def __post_init__(self) -> None:
+        resolve(self.unit)
+        if self.mode not in AU_MODES:
+            raise SettingError(f"unknown AU mode {self.mode!r}; expected one of {', '.join(AU_MODES)}")
+        low = 0.0 if self.mode == "set" else -MAX_INTENSITY
+        if not low <= self.intensity <= MAX_INTENSITY:
+            raise SettingError(f"AU{self.unit} intensity must be within {low:g}..{MAX_INTENSITY:g} "
+                               f"(mode {self.mode}), got {self.intensity}")
+
+    def apply(self, out: FaceParams, weight: np.ndarray, editor: Editor) -> None:
+        columns = list(resolve(self.unit))
+        if self.mode == "set":
+            change = weight[:, None] * (self.intensity - editor.read_aus(out)[:, columns])
+        else:
+            change = weight[:, None] * np.full(len(columns), self.intensity, dtype=np.float32)
+        share = editor.room(out.expression, change @ editor.au_directions(columns))[:, None]
+        out.expression += share * (change @ editor.au_directions(columns))
+        out.openness[:] = np.maximum(out.openness + share * (change @ editor.au_openness[columns]), 0.0)
+
+
+def emotion_edits(emotion: str, amount: float, timing: Timing = Timing()) -> list[SetActionUnit]:
+    """An EMFACS prototype (`facs.units.EMOTIONS`) as AU edits, each AU set to `amount`."""
+    if emotion not in EMOTIONS:
+        raise SettingError(f"unknown emotion {emotion!r}; expected one of {', '.join(EMOTIONS)}")
+    return [SetActionUnit(code, amount, timing=timing) for code in EMOTIONS[emotion]]
+
+
+Edit = TurnHead | Smile | SetEyeOpenness | LookAt | SetActionUnit
 """Any direct edit."""
-EDIT_TYPES = (TurnHead, Smile, SetEyeOpenness, LookAt)
+EDIT_TYPES = (TurnHead, Smile, SetEyeOpenness, LookAt, SetActionUnit)
 
 
 class Editor:
     """Applies edits to a target's FaceParams, with lid and smile motions learnt from the target's clip."""
 
-    def __init__(self, track: Track, reference: int | None = None, clamp: bool = True, clamp_margin: float = 0.05) -> None:
+    def __init__(self, track: Track, reference: int | None = None, clamp: bool = True, clamp_margin: float = 0.05,
+                 say: Callable[[str], object] | None = None) -> None:
         """`track`: the target's (training) track; `reference`: its neutral frame (None: the most neutral);
-        `clamp`: keep edited coefficients within the range seen in the track, widened by `clamp_margin`."""
+        `clamp`: keep edited coefficients within the range seen in the track, widened by `clamp_margin`;
+        `say`: where warnings go (an AU outside the target's reach; default: a `ReachWarning`)."""
         if clamp_margin < 0:
             raise SettingError(f"clamp_margin must be >= 0, got {clamp_margin}")
         self.model = track.model
         self.clip = track.params
         self.reference = reference_frame(track.model, track.params, reference)
         self.bounds = widen_range(track.model.coefficient_range, clamp_margin) if clamp else None
+        self.say = say or (lambda line: warnings.warn(line, ReachWarning, stacklevel=4))
         self._lids: dict[int, np.ndarray] = {}
+        self._aus: dict[int, np.ndarray] = {}
 
     def apply(self, params: FaceParams, edits: Sequence[Edit], first_frame: int = 0) -> FaceParams:
         """Edited copy of T frames of the target's params (frame numbers from `first_frame`: live, pass the
@@ -207,6 +269,69 @@ class Editor:
             if e not in self._lids:
                 self._lids[e] = self._learn_lid(e)
         return np.stack([self._lids[e] for e in eyes])
+
+    def room(self, expression: np.ndarray, change: np.ndarray) -> np.ndarray:
+        """float32 T share (0..1) of each frame's coefficient `change` TxK that keeps `expression` TxK within
+        the clamp's bounds (all of it without a clamp). Shortening the change, rather than clipping each
+        coefficient as the final clamp does, keeps an AU's direction: a clipped mix of components is another
+        movement (on edtalk, clipping let a smile's brows move by 13% of its corners, shortening by 5%)."""
+        if self.bounds is None:
+            return np.ones(len(expression), dtype=np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            limit = np.where(change > 0, self.bounds[:, 1] - expression, self.bounds[:, 0] - expression) / change
+        limit = np.where(np.isfinite(limit) & (change != 0), np.maximum(limit, 0.0), np.inf)
+        return np.minimum(limit.min(1), 1.0).astype(np.float32)
+
+    @cached_property
+    def au_reader(self) -> AUReader:
+        """Reads AU intensities of the target's frames relative to its reference frame."""
+        return AUReader(self.model, self.reference.expression[0], self.reference.openness[0])
+
+    @cached_property
+    def au_fields(self) -> np.ndarray:
+        """float32 Nx468x3 the AU fields on the target's face (`facs.units.subject_fields`)."""
+        return subject_fields(self.model)
+
+    @cached_property
+    def au_openness(self) -> np.ndarray:
+        """float32 Nx2 each AU's change of the target's eye openness at intensity 1."""
+        return openness_effects(self.au_fields, self.model.identity)
+
+    def read_aus(self, params: FaceParams) -> np.ndarray:
+        """float32 TxN AU intensities of frames of the target (columns `facs.units.CODES`)."""
+        return self.au_reader(params.expression, params.openness)
+
+    def au_directions(self, columns: list[int]) -> np.ndarray:
+        """float32 len(columns)xK coefficient change of intensity 1 of each AU (fitted on first use)."""
+        for c in columns:
+            if c not in self._aus:
+                self._aus[c], reach = self._fit_au(c)
+                if reach < MIN_REACH:
+                    au = ACTION_UNITS[c]
+                    self.say(f"{au.label} ({au.name}) is outside the target's reach: its expression basis "
+                             f"reproduces {reach:.0%} of the movement (under {MIN_REACH:.0%}), so the edit will "
+                             "show weakly or move other parts of the face")
+        return np.stack([self._aus[c] for c in columns])
+
+    def reach(self, column: int) -> float:
+        """Share (0..1) of AU `column`'s displacement the target's basis reproduces."""
+        return self._fit_au(column)[1]
+
+    def _fit_au(self, column: int) -> tuple[np.ndarray, float]:
+        """An AU's field fitted in the target's basis, holding the vertices it barely moves (AU_HOLD), scaled
+        so that it reads back as intensity 1 (by at most MAX_AU_GAIN), and the share of the field's squared
+        displacement the unscaled fit reproduces (1 - residual / field)."""
+        displacement = self.au_fields[column]
+        moving = np.linalg.norm(displacement, axis=1)
+        hold = np.clip(1.0 - moving / (AU_HOLD * moving.max()), 0.0, 1.0)
+        coefficients = weighted_projector(self.model.basis, hold) @ displacement.ravel()
+        reproduced = coefficients @ self.model.basis.reshape(self.model.n_components, -1)
+        residual = float(np.sum((reproduced - displacement.ravel()) ** 2))
+        reach = max(0.0, 1.0 - residual / float(np.sum(displacement ** 2)))
+        reads = self.au_reader(self.reference.expression + coefficients,
+                               self.reference.openness + self.au_openness[column])[0, column]
+        coefficients = coefficients / np.clip(reads, 1.0 / MAX_AU_GAIN, 1.0)
+        return coefficients.astype(np.float32), reach
 
     def _learn_lid(self, eye: int) -> np.ndarray:
         """The lid displacement from the reference to the clip's most-closed frame of this eye, kept to that
@@ -261,6 +386,7 @@ class Editor:
         return (direction * scale / achieved).astype(np.float32)
 
 
-def apply_edits(track: Track, edits: Sequence[Edit], params: FaceParams | None = None) -> FaceParams:
+def apply_edits(track: Track, edits: Sequence[Edit], params: FaceParams | None = None,
+                say: Callable[[str], object] | None = None) -> FaceParams:
     """Edit a whole clip: `params` (default: the track's own) of the target `track`, frames from 0."""
-    return Editor(track).apply(track.params if params is None else params, edits)
+    return Editor(track, say=say).apply(track.params if params is None else params, edits)

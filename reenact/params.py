@@ -91,6 +91,20 @@ class FaceParams:
         """Image-space mesh vertices float32 Tx468x3: x, y in px; z in px, smaller is nearer."""
         return place(model.shapes(self.expression), self.rotation, self.translation, self.scale)
 
+    def save(self, path: str | Path) -> None:
+        """Write the parameters alone as a versioned `.npz` (what `reenact edit --params-out` saves)."""
+        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        _write_npz(Path(path), {"format_version": np.array(FORMAT_VERSION), **arrays})
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaceParams:
+        """Read parameters written by `save`."""
+        data = _read_npz(Path(path), "face parameters")
+        try:
+            return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        except KeyError as e:
+            raise FormatError(f"{path} lacks the field {e.args[0]!r}; it is not a reenact parameters file") from None
+
 
 def place(shapes: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Canonical points TxNx3 into the image by each frame's similarity (float32 TxNx3)."""
@@ -154,32 +168,13 @@ class Track:
             "meta_keys": np.array(list(self.meta.keys()), dtype=str),
             "meta_values": np.array(list(self.meta.values()), dtype=str),
         }
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        except OSError as e:  # a full disk or a folder that cannot be written: no partial file, the old one kept
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+        _write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Track:
         """Read a track written by `save`; a missing, corrupt or other-version file raises a clear error."""
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"track file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                data = {k: d[k] for k in d.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise FormatError(f"{path} is not a readable reenact track (.npz): {e}") from None
-        version = int(data["format_version"]) if "format_version" in data else None
-        if version != FORMAT_VERSION:
-            raise FormatError(
-                f"{path} is a track of format version {version}, this reenact reads version {FORMAT_VERSION}; "
-                "re-run `reenact track` on the video"
-            )
+        data = _read_npz(path, "track")
         try:
             params = FaceParams(**{f.name: data[f"params.{f.name}"] for f in dataclasses.fields(FaceParams)})
             model = FaceModel(**{f.name: data[f"model.{f.name}"] for f in dataclasses.fields(FaceModel)})
@@ -199,3 +194,33 @@ class Track:
             )
         except KeyError as e:
             raise FormatError(f"{path} lacks the field {e.args[0]!r}; it is not a complete reenact track") from None
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as a compressed `.npz`, to a temporary name and then renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError as e:  # a full disk or a folder that cannot be written: no partial file, the old one kept
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """The arrays of a versioned `.npz` of ours; a missing, corrupt or other-version file raises a clear error."""
+    if not path.is_file():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            data = {k: d[k] for k in d.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise FormatError(f"{path} is not a readable reenact {what} file (.npz): {e}") from None
+    version = int(data["format_version"]) if "format_version" in data else None
+    if version != FORMAT_VERSION:
+        raise FormatError(
+            f"{path} is a {what} file of format version {version}, this reenact reads version {FORMAT_VERSION}; "
+            "re-run `reenact track` on the video"
+        )
+    return data

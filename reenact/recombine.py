@@ -37,8 +37,7 @@ import numpy as np
 from reenact.errors import SettingError
 from reenact.geometry import rotation_from_vector, rotation_to_vector
 from reenact.params import FaceModel, FaceParams, Track
-from reenact.tracking.canonical_face import N_VERTICES
-from reenact.tracking.face_regions import feature_sizes, neutral_frame, region_masks
+from reenact.tracking.face_regions import feature_ratio, neutral_frame, region_masks, retarget_scale
 
 
 class Component(enum.Enum):
@@ -71,10 +70,6 @@ The target's PCA components are global (talking moves mouth, cheeks and lids tog
 a held region moves a little with the driven ones. On real tracks (drive_d0 driving
 target_edtalk, drive_d10 driving target_wojtek) 4 cuts that stray motion by about a third,
 while the driven region's fit error grows by about as much."""
-RATIO_LIMITS = (0.5, 2.0)
-"""Feature-size ratios between identities are clipped to this range: beyond it
-the tracks are wrong, not the faces."""
-
 
 @dataclass(frozen=True)
 class RegionWeights:
@@ -150,29 +145,6 @@ class RecombineConfig:
 def vertex_weights(weights: RegionWeights) -> np.ndarray:
     """float32 468 per-vertex weight: the region weights blended by `region_masks`."""
     return (weights.as_array()[_SUB_REGION_OF] @ region_masks()).astype(np.float32)
-
-
-def feature_ratio(source: FaceModel, target: FaceModel) -> np.ndarray:
-    """float32 5x2 target-to-source `feature_sizes` ratios, clipped to RATIO_LIMITS."""
-    ratio = feature_sizes(target.identity) / np.maximum(feature_sizes(source.identity), 1e-6)
-    return np.clip(ratio, *RATIO_LIMITS).astype(np.float32)
-
-
-def retarget_scale(source: FaceModel, target: FaceModel) -> np.ndarray:
-    """float32 468x3 per-vertex, per-axis factors mapping source canonical offsets onto the target's face.
-
-    x and y: the target-to-source ratio of each sub-region's feature sizes,
-    blended by `region_masks` (so a wide mouth's motion narrows on a narrow
-    mouth, a lid closes by the target's own lid gap, and the factors vary
-    smoothly between regions); z: the ratio of the faces' depths. Ratios are
-    clipped to RATIO_LIMITS.
-    """
-    ratio = feature_ratio(source, target)
-    depth = np.clip(np.ptp(target.identity[:, 2]) / max(float(np.ptp(source.identity[:, 2])), 1e-6), *RATIO_LIMITS)
-    scale = np.empty((N_VERTICES, 3), dtype=np.float32)
-    scale[:, :2] = region_masks().T @ ratio
-    scale[:, 2] = depth
-    return scale
 
 
 def weighted_projector(basis: np.ndarray, hold: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("video_io",),
     ("params",),
     ("tracking",),
+    ("facs",),
     ("recombine",),
     ("edits",),
     ("render",),

@@ -13,7 +13,7 @@ import os
 import sys
 
 from reenact import __version__
-from reenact.cli import batch, condition, demo, eval, export, live, render, track, train
+from reenact.cli import aus, batch, condition, demo, eval, export, live, render, track, train
 from reenact.errors import ReenactError
 
 EXIT_USER_ERROR = 2
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reenact {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     track.add_parser(commands)
+    aus.add_parser(commands)
     condition.add_parser(commands)
     train.add_parser(commands)
     render.add_parsers(commands)

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from reenact.facs.units import EMOTIONS
 from reenact.recombine import MODES, RecombineConfig, RegionWeights
 from reenact.render.blend import BLEND_MASKS, BLEND_METHODS, BlendConfig
 from reenact.runtime.config import BACKENDS, DEFAULT_ENGINES_DIR, DEVICES, BackendConfig
+
+if TYPE_CHECKING:
+    from reenact.edits import Timing
 
 
 @contextlib.contextmanager
@@ -94,6 +100,15 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
     edit.add_argument("--close-eye", choices=["both", "left", "right"], help="close an eye (the subject's left/right)")
     edit.add_argument("--look", type=float, nargs=2, metavar=("X", "Y"),
                       help="set the gaze, in half eye widths (x to the subject's left, y up)")
+    edit.add_argument("--au", action="append", default=[], metavar="AU=VALUE[@START-FULL[-RELEASE]]",
+                      help="set a FACS action unit's intensity (0..1.5; 1 = the pronounced movement of its "
+                           "definition, docs/aus.png): 12=0.8, L45=1@4.1-4.3-4.3 (a left blink); 12, 14 and 45 "
+                           "take L/R for one side (43 is 45); times in seconds: eased in from START to FULL, "
+                           "eased out from RELEASE over as long (default: the --edit-* frames); repeatable")
+    edit.add_argument("--emotion", action="append", default=[], metavar="NAME=AMOUNT[@START-FULL[-RELEASE]]",
+                      help=f"an EMFACS expression, its action units all set to AMOUNT: {', '.join(EMOTIONS)}")
+    edit.add_argument("--au-mode", default="set", choices=["set", "add"],
+                      help="--au/--emotion move each frame's own intensity to the value (set, default) or add it")
     edit.add_argument("--edit-start", type=int, default=0, help="frame where the edits start to act (default 0)")
     edit.add_argument("--edit-end", type=int, help="frame where they act fully (eased in between; default: at once)")
     edit.add_argument("--edit-release", type=int, help="frame where they start to ease back out (default: never)")
@@ -110,9 +125,10 @@ def recombine_config(args: argparse.Namespace) -> RecombineConfig:
     )
 
 
-def edits(args: argparse.Namespace) -> list:
-    """The direct edits the options ask for, all on one keyframed timing."""
-    from reenact.edits import LookAt, SetEyeOpenness, Smile, Timing, TurnHead
+def edits(args: argparse.Namespace, fps: Callable[[], float]) -> list:
+    """The direct edits the options ask for: --au and --emotion on their own times (seconds, at the target
+    clip's frame rate, `fps()`, asked only then) where they give them, the others on one keyframed timing."""
+    from reenact.edits import LookAt, SetActionUnit, SetEyeOpenness, Smile, Timing, TurnHead, emotion_edits
 
     timing = Timing(start=args.edit_start, end=max(args.edit_start, args.edit_end or args.edit_start),
                     release=args.edit_release)
@@ -125,7 +141,37 @@ def edits(args: argparse.Namespace) -> list:
         chosen.append(SetEyeOpenness(0.0, eye=args.close_eye, timing=timing))
     if args.look:
         chosen.append(LookAt(*args.look, timing=timing))
+    for spec in args.au:
+        code, value, au_timing = parse_keyed_value("--au", spec, fps, timing)
+        chosen.append(SetActionUnit(code, value, mode=args.au_mode, timing=au_timing))
+    for spec in args.emotion:
+        name, value, au_timing = parse_keyed_value("--emotion", spec, fps, timing)
+        chosen += [dataclasses.replace(edit, mode=args.au_mode) for edit in emotion_edits(name, value, au_timing)]
     return chosen
+
+
+def parse_keyed_value(flag: str, spec: str, fps: Callable[[], float], default: Timing) -> tuple[str, float, Timing]:
+    """KEY=VALUE[@START-FULL[-RELEASE]] (times in seconds) into the key, the value and its timing in frames."""
+    from reenact.edits import Timing
+    from reenact.errors import SettingError
+
+    form = f"{flag} {spec!r}: expected KEY=VALUE[@START-FULL[-RELEASE]], times in seconds"
+    key, equals, rest = spec.partition("=")
+    value_text, at, times_text = rest.partition("@")
+    if not equals or not key.strip():
+        raise SettingError(form)
+    try:
+        value = float(value_text)
+        times = [float(t) for t in times_text.split("-")] if at else []
+    except ValueError:
+        raise SettingError(f"{form}; {value_text if not at else rest!r} is not a number") from None
+    if at and not 2 <= len(times) <= 3:
+        raise SettingError(f"{form}; give two or three times")
+    if not at:
+        return key.strip(), value, default
+    rate = fps()
+    start, full, *release = (round(t * rate) for t in times)
+    return key.strip(), value, Timing(start=start, end=full, release=release[0] if release else None)
 
 
 def backend_config(args: argparse.Namespace) -> BackendConfig:

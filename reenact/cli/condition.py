@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from reenact.cli.common import add_edit_options, add_mix_options, edits, progress_bar, recombine_config
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     source_video = _video_for(source, args.source_video, "source") if source else None
     check_outputs({"-o": args.output}, {"target track": args.target, "source track": args.source,
                                         "target video": target_video, "source video": source_video})
-    params = api.output_params(target, source, recombine_config(args), edits(args), args.loop_source)
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731 - one-line sink for notes
+    params = api.output_params(target, source, recombine_config(args), edits(args, lambda: target.fps), args.loop_source,
+                               say=say)
     n = len(params) if args.frames is None else min(args.frames, len(params))
     config = ConditioningConfig(crop=CropConfig(size=args.size), window=args.window)
     cuts = output_cuts(source, target, args.loop_source) if source else target.cuts

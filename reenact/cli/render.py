@@ -30,6 +30,12 @@ def add_split_options(parser: argparse.ArgumentParser) -> None:
                        help="with --split-shots, render each shot as a Ray task (local Ray, or the cluster at ADDRESS)")
 
 
+def add_params_out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params-out", type=Path, metavar="P.npz",
+                        help="also save the output parameters that were rendered (FaceParams .npz), to check or "
+                             "reuse the edits")
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     run_parser = commands.add_parser(
         "run",
@@ -50,6 +56,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     run_parser.add_argument("--review", "--side-by-side", dest="review", type=Path,
                             help="also write a review video: source | target | result")
     run_parser.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    add_params_out_option(run_parser)
     add_cuts_option(run_parser, "--cuts", "the target clip")
     add_cuts_option(run_parser, "--source-cuts", "the source video")
     add_render_options(run_parser)
@@ -63,7 +70,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="edit a clip of the target directly: smile, close an eye, turn the head, look elsewhere",
         description=(
             "Re-render a clip of the target with direct edits of its own tracked parameters (no source "
-            "actor): --smile, --close-eye, --turn-head, --look, each eased in and out over keyframes. "
+            "actor): --smile, --close-eye, --turn-head, --look, FACS action units (--au, --emotion), each eased "
+            "in and out over keyframes. "
             "Audio and background are kept; the output is labelled as synthetic."
         ),
     )
@@ -72,6 +80,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
     edit.add_argument("--review", "--side-by-side", dest="review", type=Path, help="also write target | result")
     edit.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    add_params_out_option(edit)
     add_cuts_option(edit, "--cuts", "the target clip")
     add_render_options(edit)
     add_edit_options(edit)
@@ -83,10 +92,12 @@ def rerender_options(args: argparse.Namespace) -> dict:
     """`api.rerender`'s keyword arguments from `run`'s or `edit`'s options (also what a batch job's row holds)."""
     from reenact import api
     from reenact.tracking.cut_list import parse_cuts
+    from reenact.video_io import VideoReader
 
     source = getattr(args, "source", None)
     return dict(
-        source=source, recombination=recombine_config(args) if source else None, edits=edits(args),
+        source=source, recombination=recombine_config(args) if source else None,
+        edits=edits(args, lambda: VideoReader(args.target).fps),
         loop_source=getattr(args, "loop_source", False), cuts=parse_cuts(args.cuts),
         source_cuts=parse_cuts(args.source_cuts) if source else api.AUTO, backend=backend_config(args),
         blend=blend_config(args), watermark=args.watermark, batch=args.batch, review=args.review,
@@ -101,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "split_shots", False):
         return _run_shots(args, options, say)
     summary = api.rerender(args.model, args.target, args.output, **options, command=args.command,
-                           bars=progress_bar, say=say)
+                           params_out=args.params_out, bars=progress_bar, say=say)
     print(f"{summary.line()} -> {args.output}" + (f" (review: {args.review})" if args.review else ""))
     return 0
 
@@ -114,6 +125,8 @@ def _run_shots(args: argparse.Namespace, options: dict, say) -> int:
 
     if options.pop("review") is not None:
         raise SettingError("--review is not written with --split-shots; render the review without it")
+    if args.params_out is not None:
+        raise SettingError("--params-out is not written with --split-shots; save the parameters without it")
     if args.workers < 1:
         raise SettingError(f"--workers must be 1 or more, got {args.workers}")
     backend, batch = options.pop("backend"), options.pop("batch")

@@ -27,8 +27,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from reenact.edits import LookAt, SetEyeOpenness, Smile, TurnHead
+from reenact.edits import LookAt, SetActionUnit, SetEyeOpenness, Smile, TurnHead
 from reenact.errors import SettingError
+from reenact.facs.units import regions_moved, resolve
 from reenact.recombine import Component, RecombineConfig
 from reenact.tracking.face_regions import SUB_REGIONS
 
@@ -141,6 +142,8 @@ def edit_regions(recombination: RecombineConfig | None = None, edits: Iterable[o
             regions.add("mouth")
         elif isinstance(edit, SetEyeOpenness | LookAt):
             regions |= set(_EYES) if edit.eye == "both" else {f"{edit.eye}_eye"}
+        elif isinstance(edit, SetActionUnit):
+            regions.update(*(regions_moved(index) for index in resolve(edit.unit)))
     if pose or not regions:
         return EditMaskConfig(grow=POSE_GROW if pose else EditMaskConfig.grow)
     return EditMaskConfig(frozenset(regions))

@@ -15,6 +15,10 @@ import numpy as np
 from reenact.params import FaceModel, FaceParams
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
 
+RATIO_LIMITS = (0.5, 2.0)
+"""Feature-size ratios between identities are clipped to this range: beyond it
+the tracks are wrong, not the faces."""
+
 SUB_REGIONS = ("mouth", "right_eye", "left_eye", "right_brow", "left_brow")
 """Rows of `region_masks`: mouth (lips and jaw), then each eye and brow, right (subject's) first."""
 
@@ -72,6 +76,29 @@ def feature_sizes(identity: np.ndarray) -> np.ndarray:
         brow = identity[face.brows[e]]
         sizes.append([np.ptp(brow[:, 0]), brow[:, 1].mean() - corners_y])
     return np.abs(np.array(sizes, dtype=np.float32))
+
+
+def feature_ratio(source: FaceModel, target: FaceModel) -> np.ndarray:
+    """float32 5x2 target-to-source `feature_sizes` ratios, clipped to RATIO_LIMITS."""
+    ratio = feature_sizes(target.identity) / np.maximum(feature_sizes(source.identity), 1e-6)
+    return np.clip(ratio, *RATIO_LIMITS).astype(np.float32)
+
+
+def retarget_scale(source: FaceModel, target: FaceModel) -> np.ndarray:
+    """float32 468x3 per-vertex, per-axis factors mapping source canonical offsets onto the target's face.
+
+    x and y: the target-to-source ratio of each sub-region's feature sizes,
+    blended by `region_masks` (so a wide mouth's motion narrows on a narrow
+    mouth, a lid closes by the target's own lid gap, and the factors vary
+    smoothly between regions); z: the ratio of the faces' depths. Ratios are
+    clipped to RATIO_LIMITS.
+    """
+    ratio = feature_ratio(source, target)
+    depth = np.clip(np.ptp(target.identity[:, 2]) / max(float(np.ptp(source.identity[:, 2])), 1e-6), *RATIO_LIMITS)
+    scale = np.empty((N_VERTICES, 3), dtype=np.float32)
+    scale[:, :2] = region_masks().T @ ratio
+    scale[:, 2] = depth
+    return scale
 
 
 def mouth_corners() -> np.ndarray:
