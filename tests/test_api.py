@@ -1,4 +1,4 @@
-"""The library API: the README's example runs, and `rerender` and `evaluate` generate the same crops for a frame."""
+"""The library API: the README's example runs, and `rerender`, `evaluate` and live generate the same crops for a frame."""
 
 from __future__ import annotations
 
@@ -75,3 +75,32 @@ def test_rerender_and_evaluate_generate_the_same_crops(tmp_path, random_model) -
     missing = [key for key in scored.outputs if key not in run.outputs]
     assert not missing, f"{len(missing)} of eval's {len(scored.outputs)} generator inputs never occur in the run"
     assert all(np.array_equal(image, run.outputs[key]) for key, image in scored.outputs.items())
+
+
+def test_live_and_rerender_generate_the_same_crop_for_a_still(tmp_path, random_model, data) -> None:
+    """Live over a still background, the camera showing no face (so the background's own face is drawn), with
+    the offline edit mask: every live generator input is the one an offline render of the still gives."""
+    pytest.importorskip("mediapipe", reason="the still is fitted with MediaPipe")
+    import cv2
+
+    from reenact.render.edit_mask import edit_regions
+    from reenact.video_io import VideoWriter
+
+    target = api.Target.load(random_model.path)
+    still = data / "still_s1.jpg"
+    camera = tmp_path / "no_face.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(camera, 30, 160, 120) as writer:
+        for _ in range(30):
+            writer.write(cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (0, 0), 8))
+    offline = RecordingBackend(target.open_backend(api.BackendConfig(backend="onnxruntime", threads=1)))
+    api.rerender(target, still, tmp_path / "still.mp4", backend=offline)
+    live = RecordingBackend(target.open_backend(api.BackendConfig(backend="onnxruntime", threads=1)))
+    config = api.LiveConfig(camera=camera, sink=tmp_path / "live.mp4", background=still, edit=edit_regions(),
+                            report_every=60)
+    summary = api.LiveSession(target, config, backend=live, say=lambda line: None).run()
+
+    assert summary.generated > 0 and len(offline.outputs) == 1
+    assert set(live.outputs) == set(offline.outputs), "live fed the generator other inputs than the offline render"
+    (key,) = offline.outputs
+    assert np.array_equal(live.outputs[key], offline.outputs[key])

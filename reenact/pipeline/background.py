@@ -145,18 +145,11 @@ def open_background(
 
 
 def _still(path: Path, model: FaceModel) -> StillBackground:
-    """An image of the target, its face fitted in the model's face model."""
-    import cv2
+    """An image of the target, decoded and its face fitted in the model's face model exactly as `reenact edit`
+    does it for an image (`track_video`), so a live frame over it is what an offline render of it is."""
+    from reenact.tracking.tracker import track_video
 
-    from reenact.tracking.fitting import fit_frames
-    from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError(f"{path} is not a readable image")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    with LandmarkDetector(LandmarkConfig(max_faces=1)) as detector:
-        landmarks = detector.detect(rgb)
-    if landmarks is None:
+    track = track_video(path, model=model)
+    if not track.params.valid[0]:
         raise NoFaceError(f"no face found in the background image {path}")
-    return StillBackground(rgb, fit_frames(landmarks[None], model))
+    return StillBackground(next(iter(VideoReader(path))), track.params[:1])

@@ -60,6 +60,11 @@ DELAYABLE_STAGES = ("track", "recombine", "condition", "generate", "composite")
 """Stages `LiveConfig.stage_delay` can slow down."""
 
 
+LIVE_EDIT = EditMaskConfig(grow=POSE_GROW)
+"""What live use re-renders of the background: the whole face, with the margin of a head turn (the mode key can
+switch pose transfer on at any time)."""
+
+
 @dataclass(frozen=True)
 class LiveConfig:
     """Everything `reenact live` can be told, besides the model and the backend."""
@@ -76,6 +81,8 @@ class LiveConfig:
     (live takes the source's reference at calibration, and on the c key)."""
     blend: BlendConfig = field(default_factory=BlendConfig)
     """How generated crops are pasted into the background."""
+    edit: EditMaskConfig = LIVE_EDIT
+    """What a model that takes context re-renders of the background (the rest stays the background's own)."""
     tracking: LiveTrackingConfig = field(default_factory=LiveTrackingConfig)
     """How the camera's face is tracked and calibrated."""
     watermark: bool = False
@@ -222,9 +229,6 @@ class Rendered:
     """uint8 H x W x 3: what the sink shows."""
 
 
-LIVE_EDIT = EditMaskConfig(grow=POSE_GROW)
-"""What live use re-renders of the background: the whole face, with the margin of a head turn (the mode key can
-switch pose transfer on at any time)."""
 
 
 # --- the stages ------------------------------------------------------------------------------
@@ -669,7 +673,7 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
             config = dataclasses.replace(config, recombine=dataclasses.replace(config.recombine, relative=False))
             say(f"camera {config.camera} is a still image: its expression is held (fitted in the target's model)")
         stages = FrameStages.for_model(folder, backend, track.model, camera.fps, (background.width, background.height),
-                                       LIVE_EDIT, config.blend, config.watermark)
+                                       config.edit, config.blend, config.watermark)
         steps = {
             "track": [TrackSource(tracker, config, say)],
             "render": [LiveRecombine(background, track.model, config, camera.fps, controls),
