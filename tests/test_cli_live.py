@@ -26,3 +26,17 @@ def test_live_errors(capsys, tmp_path, random_model, data):
     code, _, err = run_cli(capsys, "live", "--model", str(random_model.path), "--camera", str(data / "drive_d0.mp4"),
                            "--sink", str(tmp_path / "o.mp4"), "--seconds", "-1")
     assert_one_clear_line(code, err, "max_seconds must be positive")
+    for flag, value, message in (("--generate-depth", "0", "generate_depth must be >= 1"),
+                                 ("--detect-width", "10", "detect_width must be >= 64")):
+        code, _, err = run_cli(capsys, "live", "--model", str(random_model.path), "--camera",
+                               str(data / "drive_d0.mp4"), "--sink", str(tmp_path / "o.mp4"), flag, value)
+        assert_one_clear_line(code, err, message)
+
+
+def test_live_with_two_generator_calls_and_a_smaller_tracking_frame(capsys, tmp_path, random_model, data):
+    out = tmp_path / "live.mp4"
+    code, stdout, err = run_cli(capsys, "live", "--model", str(random_model.path), "--camera",
+                                str(data / "drive_d0.mp4"), "--sink", str(out), "--seconds", "2",
+                                "--generate-depth", "2", "--detect-width", "256")
+    assert code == 0, err
+    assert "generated" in stdout and len(list(VideoReader(out))) > 10

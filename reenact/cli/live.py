@@ -34,6 +34,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
     live.add_argument("--overlay", action="store_true", help="start with the conditioning overlay shown")
     live.add_argument("--report-every", type=float, default=5.0, help="seconds between fps/latency lines (default 5)")
+    layout = live.add_argument_group("thread layout (tools/bench.py --only live measures them)")
+    layout.add_argument("--generate-depth", type=int, default=1,
+                        help="frames the generator works on at once, each on a thread of its own (default 1; 2 keeps "
+                             "both cores of a 2-core CPU generating, at a frame's extra latency)")
+    layout.add_argument("--detect-width", type=int,
+                        help="track the camera's face on the frame scaled to this width in px (default: full frame)")
     add_render_options(live)
     add_mix_options(live, source_clip=False)
     live.set_defaults(run=run)
@@ -41,13 +47,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reenact import api
+    from reenact.tracking.live import LiveTrackingConfig
 
     camera = int(args.camera) if args.camera.isdigit() else Path(args.camera)
     sink = args.sink if args.sink in ("window", "virtualcam") else Path(args.sink)
     config = api.LiveConfig(
         camera=camera, sink=sink, background=args.background, recombine=recombine_config(args),
         blend=blend_config(args), watermark=args.watermark, overlay=args.overlay, loop_camera=args.loop,
-        max_seconds=args.seconds, report_every=args.report_every,
+        max_seconds=args.seconds, report_every=args.report_every, generate_depth=args.generate_depth,
+        tracking=LiveTrackingConfig(detect_width=args.detect_width),
     )
     if args.threads is None:
         args.threads = 1  # measured faster with 1 generator thread beside the other stages

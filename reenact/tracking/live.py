@@ -57,7 +57,7 @@ class LiveTrackingConfig:
 
     def __post_init__(self) -> None:
         if self.detect_width is not None and self.detect_width < 64:
-            raise ValueError(f"detect_width must be >= 64 px (or None), got {self.detect_width}")
+            raise SettingError(f"detect_width must be >= 64 px (or None), got {self.detect_width}")
         if self.calibration_seconds < 0:
             raise SettingError(f"calibration_seconds must be >= 0, got {self.calibration_seconds}")
         if self.min_calibration_frames < 1:
