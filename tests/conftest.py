@@ -53,10 +53,9 @@ def _seed() -> None:
     np.random.seed(0)
 
 
-@pytest.fixture(scope="session")
-def random_model(tmp_path_factory, tracked, data: Path):
-    """A renderable model folder for target_wojtek with an untrained `tiny` generator (64 px): for
-    tests of the plumbing (backends, pipeline, eval outputs) that do not judge image quality."""
+def untrained_model(folder: Path, track, clip: Path):
+    """A renderable model folder for the target of `track` (of `clip`) with an untrained `tiny` generator
+    (64 px): for tests of the plumbing (backends, pipeline, eval outputs) that do not judge image quality."""
     import torch
 
     from reenact import __version__
@@ -66,8 +65,6 @@ def random_model(tmp_path_factory, tracked, data: Path):
 
     torch.manual_seed(0)
     preset = get_preset("tiny")
-    track = tracked("target_wojtek.mp4")
-    clip = data / "target_wojtek.mp4"
     track.source = str(clip)
     n = track.n_frames
     info = ModelInfo(
@@ -75,4 +72,11 @@ def random_model(tmp_path_factory, tracked, data: Path):
         crop_margin=1.8, generator=preset.generator, data_hash=file_hash(clip), source=str(clip),
         fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__,
     )
-    return save_model(tmp_path_factory.mktemp("models") / "wojtek_random", build_generator(preset.generator), info, track)
+    return save_model(folder, build_generator(preset.generator), info, track)
+
+
+@pytest.fixture(scope="session")
+def random_model(tmp_path_factory, tracked, data: Path):
+    """`untrained_model` of target_wojtek."""
+    return untrained_model(tmp_path_factory.mktemp("models") / "wojtek_random", tracked("target_wojtek.mp4"),
+                           data / "target_wojtek.mp4")

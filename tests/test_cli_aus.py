@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from reenact.facs.units import LABELS
+from tests.conftest import untrained_model
 from tests.test_cli_track import assert_one_clear_line, run_cli
 
 slow = pytest.mark.slow
@@ -38,27 +39,11 @@ def test_aus_bad_inputs(capsys, tmp_path):
 def edtalk_model(tmp_path_factory, tracked, data: Path) -> tuple[Path, Path]:
     """A model folder for target_edtalk with an untrained `tiny` generator (its 25-component basis reaches AU12;
     target_wojtek's 8 components cannot raise the corners without the brows), and a 2 s clip of it."""
-    import torch
-
-    from reenact import __version__
-    from reenact.model_folder import ModelInfo, file_hash, save_model
-    from reenact.nn.generator import build_generator
-    from reenact.nn.presets import get_preset
     from reenact.video_io import VideoReader, VideoWriter
 
-    torch.manual_seed(0)
-    preset = get_preset("tiny")
     clip = data / "target_edtalk.mp4"
-    track = tracked("target_edtalk.mp4")
-    track.source = str(clip)
-    n = track.n_frames
-    info = ModelInfo(
-        preset=preset.name, size=preset.size, window=preset.window, channels=preset.channels,
-        crop_margin=1.8, generator=preset.generator, data_hash=file_hash(clip), source=str(clip),
-        fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__,
-    )
     folder = tmp_path_factory.mktemp("models")
-    model = save_model(folder / "edtalk_random", build_generator(preset.generator), info, track)
+    model = untrained_model(folder / "edtalk_random", tracked("target_edtalk.mp4"), clip)
     reader = VideoReader(clip)
     short = folder / "edtalk_2s.mp4"
     with VideoWriter(short, reader.fps, reader.width, reader.height) as writer:
