@@ -176,6 +176,7 @@ def run_ray(jobs: Sequence[Job | Shot], address: str | None = None, progress: Pr
         raise ReenactError("--ray needs Ray: pip install 'reenact[cluster]'") from None
     start = time.perf_counter()
     started = not ray.is_initialized()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local Ray sends no usage report unless asked to
     if started:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init or {}))
