@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reenact.errors import SettingError
-from reenact.facs.reading import AUReader, read_track
-from reenact.facs.units import ACTION_UNITS, CODES, EMOTIONS, ONE_SIDED, fields, resolve
+from reenact.facs.reading import AUReader, AUReading, read_track
+from reenact.facs.units import ACTION_UNITS, CODES, EMOTIONS, LABELS, ONE_SIDED, fields, resolve
 from reenact.params import FaceModel
 from reenact.tracking.canonical_face import N_LANDMARKS, canonical_face
 from reenact.tracking.face_regions import mouth_shape
@@ -188,3 +188,39 @@ def test_set_au_reads_back(tracked, code):
           f"({read[True]:.2f} within the clip's range; the clip's peak {peak:.2f})")
     assert abs(read[False] - 0.8) < 0.2
     assert read[True] > 0.8 * min(0.8, peak)
+
+
+def test_strongest_names_the_aus_above_the_floor_strongest_first():
+    row = np.zeros(len(CODES), np.float32)
+    row[CODES.index("L12")], row[CODES.index("6")], row[CODES.index("26")] = 0.9, 0.5, 0.1
+    reading = AUReading(np.stack([row, np.full(len(CODES), np.nan, np.float32)]), CODES, 25.0, 0)
+    label = LABELS[CODES.index("L12")]
+    assert reading.strongest(0) == f"{label} 0.90, {LABELS[CODES.index('6')]} 0.50"
+    assert reading.strongest(0, count=1) == f"{label} 0.90"
+    assert reading.strongest(1) == ""  # no face
+
+
+def test_track_preview_writes_the_strongest_aus(capsys, tmp_path, data):
+    """`reenact track --preview --aus`: the note line is drawn where d0 smiles, and nothing where no AU is strong."""
+    pytest.importorskip("mediapipe")
+    from reenact.params import Track
+    from reenact.tracking.overlay import draw_frame
+    from reenact.video_io import VideoReader
+    from tests.test_cli_track import run_cli
+
+    out, preview = tmp_path / "d0.npz", tmp_path / "d0.mp4"
+    code, _, _ = run_cli(capsys, "track", str(data / "drive_d0.mp4"), "-o", str(out), "--preview", str(preview),
+                         "--aus")
+    assert code == 0
+    track = Track.load(out)
+    reading = read_track(track)
+    notes = [reading.strongest(k) for k in range(track.n_frames)]
+    smiling, plain = notes.index(next(n for n in notes if "12" in n)), notes.index("")
+    originals, drawn = list(VideoReader(data / "drive_d0.mp4")), list(VideoReader(preview))
+    band = slice(28, 48)  # the note's line, under the pose line (512 px frames: font 0.4 * 30 px a line)
+
+    def band_change(k: int) -> float:
+        without_note = draw_frame(originals[k], track, k).astype(float)
+        return float(np.abs(drawn[k].astype(float) - without_note)[band].mean())
+
+    assert band_change(smiling) > 3 * band_change(plain) + 1

@@ -29,6 +29,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     track.add_argument("--max-faces", type=int, default=2,
                        help="faces to look for per frame (default 2; more is slower)")
     track.add_argument("--no-smooth", action="store_true", help="turn off temporal filtering of landmarks and pose")
+    track.add_argument("--aus", action="store_true",
+                       help="with --preview, also write each frame's strongest action units (FACS) on it")
     add_cuts_option(track, "--cuts", "the video")
     track.set_defaults(run=run)
 
@@ -63,9 +65,15 @@ def run(args: argparse.Namespace) -> int:
     for number, cut in enumerate(track.cuts.tolist(), start=2):
         print(f"shot {number} starts at {cut / track.fps:.2f} s (frame {cut})")
     if args.preview:
+        notes = None
+        if args.aus:
+            from reenact.facs.reading import read_track
+
+            reading = read_track(track)
+            notes = [reading.strongest(frame) for frame in range(track.n_frames)]
         with VideoWriter(args.preview, reader.fps, reader.width, reader.height) as writer, \
                 progress_bar("preview", track.n_frames) as update:
-            for frame in overlay_frames(reader, track):
+            for frame in overlay_frames(reader, track, notes):
                 writer.write(frame)
                 update(1)
         print(f"preview -> {args.preview}")

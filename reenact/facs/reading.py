@@ -29,6 +29,9 @@ OPENNESS_WEIGHT = 30.0
 """Weight of an eye's openness equation against the mesh's (cm): an openness error of 0.01 (lid gap over
 eye width) costs as much as a 0.3 cm error at one vertex, so the measured lid gap outweighs a basis whose
 lids follow the gaze (on drive_d10, 10 left AU45 at 0.35 on frames looking down, 30 at 0.30)."""
+STRONG = 0.3
+"""An AU at or above this intensity is named on a frame (the overlay's strongest AUs): the known-answer
+cross-talk stays under 0.1, and speech alone moves the small lip AUs to about 0.2-0.3."""
 RIDGE = 0.02
 """Cost (cm^2) of each AU's squared intensity. Opposite AUs (AU5 raising the lid that AU45 lowers) could
 otherwise both read high where their effects cancel; it shrinks a lone AU by under 10% (the smallest field,
@@ -48,6 +51,13 @@ class AUReading:
 
     def column(self, code: str) -> np.ndarray:
         return self.intensities[:, self.codes.index(code)]
+
+    def strongest(self, frame: int, count: int = 3, floor: float = STRONG) -> str:
+        """The frame's `count` strongest AUs at or above `floor`, strongest first: "AU12_L 0.82, AU6 0.41"
+        ("" when none is, or the frame has no face)."""
+        row = self.intensities[frame]
+        order = [k for k in np.argsort(-np.nan_to_num(row, nan=-1.0)) if row[k] >= floor][:count]
+        return ", ".join(f"{LABELS[CODES.index(self.codes[k])]} {row[k]:.2f}" for k in order)
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """One row per frame: frame, time (s), then each AU's intensity (empty on frames without a face)."""

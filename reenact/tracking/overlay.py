@@ -9,7 +9,7 @@ stays up for half a second after it, long enough to be seen at full speed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -32,10 +32,12 @@ def latest_cut(track: Track, index: int) -> int | None:
     return None
 
 
-def draw_frame(rgb: np.ndarray, track: Track, index: int, vertices: np.ndarray | None = None) -> np.ndarray:
+def draw_frame(rgb: np.ndarray, track: Track, index: int, vertices: np.ndarray | None = None,
+               note: str = "") -> np.ndarray:
     """A copy of frame `index` (uint8 HxWx3 RGB) with the fit drawn over it.
 
-    `vertices` (468x3 px) are the fitted mesh of this frame; computed when not given.
+    `vertices` (468x3 px) are the fitted mesh of this frame; computed when not given. `note`: one more line
+    of text under the pose line (what a layer above measured of this frame, e.g. its strongest action units).
     """
     out = rgb.copy()
     h = out.shape[0]
@@ -87,11 +89,18 @@ def draw_frame(rgb: np.ndarray, track: Track, index: int, vertices: np.ndarray |
             f"eyes {r_open:.2f}/{l_open:.2f}  fit {track.fit_error[index]:.1f}px")
     cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thickness + 2, cv2.LINE_AA)
     cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), thickness, cv2.LINE_AA)
+    if note:
+        y = 20 + round(30 * font)
+        cv2.putText(out, note, (8, y), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        cv2.putText(out, note, (8, y), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 230, 120), thickness, cv2.LINE_AA)
     return out
 
 
-def overlay_frames(frames: Iterable[np.ndarray], track: Track) -> Iterator[np.ndarray]:
-    """The clip's frames with the track drawn over each (frames beyond the track pass unchanged)."""
+def overlay_frames(frames: Iterable[np.ndarray], track: Track,
+                   notes: Sequence[str] | None = None) -> Iterator[np.ndarray]:
+    """The clip's frames with the track drawn over each (frames beyond the track pass unchanged); `notes`: a
+    line of text per frame to add (see `draw_frame`)."""
     all_vertices = track.params.vertices(track.model)
     for i, rgb in enumerate(frames):
-        yield draw_frame(rgb, track, i, all_vertices[i]) if i < track.n_frames else rgb
+        note = notes[i] if notes is not None and i < len(notes) else ""
+        yield draw_frame(rgb, track, i, all_vertices[i], note) if i < track.n_frames else rgb
