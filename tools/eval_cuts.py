@@ -2,7 +2,7 @@
 
     python tools/eval_cuts.py                 # every clip in $REENACT_DATA (3-4 min on 2 shared cores)
     python tools/eval_cuts.py --keep out/cuts # also keep the built clips and the per-clip results
-    python tools/eval_cuts.py --cache /tmp/cuts_cache  # record the raw landmarks once, then replay (about 1 min)
+    python tools/eval_cuts.py --cache out/cuts_cache  # record the raw landmarks once, then replay (about 1 min)
 
 A jump cut is what an editor leaves when a stretch of one continuous take is
 removed: same person, same background, the face jumps a little in place, size
