@@ -62,8 +62,8 @@ from reenact.video_io import VideoReader
 __all__ = [
     "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
     "RegionWeights", "SetActionUnit", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead",
-    "emotion_edits", "evaluate", "output_params", "plan_rerender", "render", "RenderPlan", "rerender", "settings_hash", "track", "train",
-    "up_to_date",
+    "emotion_edits", "evaluate", "output_params", "plan_rerender", "render", "RenderPlan", "rerender",
+    "settings_hash", "track", "train", "up_to_date",
 ]
 
 Update = Callable[[int], object]
@@ -227,10 +227,10 @@ def plan_rerender(
     target = _target(target)
     target_clip = Path(target_clip)
     source = Path(source) if source is not None else None
-    settings = settings_hash(recombination if source else None, edits, loop_source, cuts,
-                             source_cuts if source else AUTO, blend, watermark)  # as asked, before defaults apply
     VideoReader(target_clip)  # both inputs checked before the long work
     still = source is not None and VideoReader(source).is_still
+    inputs = _label_inputs(target_clip, source, recombination, edits, loop_source, cuts, source_cuts, blend,
+                           watermark)  # as asked, before a still source's defaults apply
     if still:
         loop_source = True
         recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
@@ -246,9 +246,8 @@ def plan_rerender(
         raise ReenactError(f"no frame of {target_clip} shows a face; nothing to re-render")
     # Cuts of either clip restart the crop follower and the conditioning stack.
     shot_cuts = output_cuts(source_track, target_track, loop_source) if source_track else target_track.cuts
-    metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name, extra={
-        "command": command, **provenance("target", target_clip), **provenance("source", source),
-        "settings_sha256": settings})
+    metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name,
+                                  extra={"command": command, **inputs})
     edit = edit_regions((recombination or RecombineConfig()) if source else None, edits)
     return RenderPlan(target.folder.path, target_clip, params, target_track.params[:len(params)], shot_cuts,
                       target_track.cuts, edit, blend, watermark, metadata, source, loop_source)
@@ -333,6 +332,16 @@ def settings_hash(recombination: RecombineConfig | None, edits: Sequence[Edit], 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _label_inputs(target_clip: PathLike, source: PathLike | None, recombination: RecombineConfig | None,
+                  edits: Sequence[Edit], loop_source: bool, cuts: CutList, source_cuts: CutList, blend: BlendConfig,
+                  watermark: bool) -> dict[str, str]:
+    """What a re-rendered clip's label records of its inputs (names and sha256) and settings (`settings_hash`;
+    what drives from a source counts only with one): what `up_to_date` compares."""
+    settings = settings_hash(recombination if source else None, edits, loop_source, cuts,
+                             source_cuts if source else AUTO, blend, watermark)
+    return {**provenance("target", target_clip), **provenance("source", source), "settings_sha256": settings}
+
+
 def _plain(value: object) -> object:
     """JSON for the settings' values: dataclasses as dicts, sets sorted, the rest as text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -359,10 +368,9 @@ def up_to_date(output: PathLike, target: Target | PathLike, target_clip: PathLik
     except (ReenactError, json.JSONDecodeError):
         return False
     target = _target(target)
-    expected = {"model_hash": target.folder.model_hash(), **provenance("target", target_clip),
-                **provenance("source", source),
-                "settings_sha256": settings_hash(recombination if source else None, edits, loop_source, cuts,
-                                                 source_cuts if source else AUTO, blend, watermark)}
+    expected = {"model_hash": target.folder.model_hash(),
+                **_label_inputs(target_clip, source, recombination, edits, loop_source, cuts, source_cuts, blend,
+                                watermark)}
     return all(record.get(key) == value for key, value in expected.items()) and (source is not None) == (
         "source" in record)
 
