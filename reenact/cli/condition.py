@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"-o": args.output}, {"target track": args.target, "source track": args.source,
                                         "target video": target_video, "source video": source_video})
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731 - one-line sink for notes
-    params = api.output_params(target, source, recombine_config(args), edits(args, lambda: target.fps), args.loop_source,
-                               say=say)
+    params = api.output_params(target, source, recombine_config(args), edits(args, lambda: target.fps),
+                               args.loop_source, say=say)
     n = len(params) if args.frames is None else min(args.frames, len(params))
     config = ConditioningConfig(crop=CropConfig(size=args.size), window=args.window)
     cuts = output_cuts(source, target, args.loop_source) if source else target.cuts

@@ -48,22 +48,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             "The output is labelled as synthetic in its metadata."
         ),
     )
-    run_parser.add_argument("--model", type=Path, required=True, help="trained model folder (from `reenact train`)")
-    run_parser.add_argument("--target", type=Path, required=True, help="clip of the target person to re-render")
+    _add_clip_options(run_parser, "clip of the target person to re-render",
+                      "also write a review video: source | target | result")
     run_parser.add_argument("--source", type=Path, required=True,
                             help="video (or still image) of the source actor who drives")
-    run_parser.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
-    run_parser.add_argument("--review", "--side-by-side", dest="review", type=Path,
-                            help="also write a review video: source | target | result")
-    run_parser.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
-    add_params_out_option(run_parser)
-    add_cuts_option(run_parser, "--cuts", "the target clip")
     add_cuts_option(run_parser, "--source-cuts", "the source video")
-    add_render_options(run_parser)
     add_mix_options(run_parser)
-    add_edit_options(run_parser)
-    add_split_options(run_parser)
-    run_parser.set_defaults(run=run)
 
     edit = commands.add_parser(
         "edit",
@@ -75,17 +65,22 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             "Audio and background are kept; the output is labelled as synthetic."
         ),
     )
-    edit.add_argument("--model", type=Path, required=True, help="trained model folder (from `reenact train`)")
-    edit.add_argument("--target", type=Path, required=True, help="clip of the target person to edit")
-    edit.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
-    edit.add_argument("--review", "--side-by-side", dest="review", type=Path, help="also write target | result")
-    edit.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
-    add_params_out_option(edit)
-    add_cuts_option(edit, "--cuts", "the target clip")
-    add_render_options(edit)
-    add_edit_options(edit)
-    add_split_options(edit)
-    edit.set_defaults(run=run)
+    _add_clip_options(edit, "clip of the target person to edit", "also write target | result")
+
+
+def _add_clip_options(parser: argparse.ArgumentParser, target_help: str, review_help: str) -> None:
+    """What `run` and `edit` share: the model, the clip, the outputs, rendering, direct edits, shots in parallel."""
+    parser.add_argument("--model", type=Path, required=True, help="trained model folder (from `reenact train`)")
+    parser.add_argument("--target", type=Path, required=True, help=target_help)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
+    parser.add_argument("--review", "--side-by-side", dest="review", type=Path, help=review_help)
+    parser.add_argument("--batch", type=int, default=8, help="frames per generator call (default 8)")
+    add_params_out_option(parser)
+    add_cuts_option(parser, "--cuts", "the target clip")
+    add_render_options(parser)
+    add_edit_options(parser)
+    add_split_options(parser)
+    parser.set_defaults(run=run)
 
 
 def rerender_options(args: argparse.Namespace) -> dict:
