@@ -6,10 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from reenact.cli import main
+from reenact.eval.metrics import psnr
 from reenact.pipeline.label import METADATA_KEY, read_metadata
 from reenact.video_io import VideoReader, VideoWriter
 
@@ -140,8 +140,3 @@ def test_split_shots_equals_a_plain_run(tmp_path, capsys, random_model, joined_c
     worst = min(psnr(x, y) for x, y in zip(frames_a, frames_b))
     assert worst > 35, f"the split run differs from the plain one by more than encoding: {worst:.1f} dB"
     assert json.loads(read_metadata(split)[METADATA_KEY])["command"] == "edit"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
