@@ -197,14 +197,10 @@ class RenderPlan:
     watermark: bool
     metadata: dict[str, str]
     """The output's synthetic label."""
+    frames: int
+    """How many frames the output has (the shorter clip's, unless the source loops)."""
     source: Path | None = None
     loop_source: bool = False
-
-    @property
-    def frames(self) -> int:
-        """How many frames the output has (the shorter clip's, unless the source loops)."""
-        total = VideoReader(self.target_clip).n_frames
-        return min(len(self.params), total) if total else len(self.params)
 
 
 def plan_rerender(
@@ -227,7 +223,7 @@ def plan_rerender(
     target = _target(target)
     target_clip = Path(target_clip)
     source = Path(source) if source is not None else None
-    VideoReader(target_clip)  # both inputs checked before the long work
+    total = VideoReader(target_clip).n_frames  # both inputs checked before the long work
     still = source is not None and VideoReader(source).is_still
     inputs = _label_inputs(target_clip, source, recombination, edits, loop_source, cuts, source_cuts, blend,
                            watermark)  # as asked, before a still source's defaults apply
@@ -249,8 +245,9 @@ def plan_rerender(
     metadata = synthetic_metadata(target.folder.model_hash(), target.folder.path.name,
                                   extra={"command": command, **inputs})
     edit = edit_regions((recombination or RecombineConfig()) if source else None, edits)
+    frames = min(len(params), total) if total else len(params)
     return RenderPlan(target.folder.path, target_clip, params, target_track.params[:len(params)], shot_cuts,
-                      target_track.cuts, edit, blend, watermark, metadata, source, loop_source)
+                      target_track.cuts, edit, blend, watermark, metadata, frames, source, loop_source)
 
 
 def render(plan: RenderPlan, output: PathLike, *, backend: BackendConfig | Backend = BackendConfig(), batch: int = 8,
