@@ -7,6 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from reenact.nn.losses import (
+    detail_l1,
     discriminator_hinge_loss,
     feature_matching_loss,
     generator_hinge_loss,
@@ -51,6 +52,30 @@ def test_weighted_l1_rejects_bad_shapes() -> None:
         weighted_l1(x, x, torch.ones(2, 3, 8, 8))
     with pytest.raises(ValueError, match="differ in shape"):
         weighted_l1(x, torch.zeros(2, 3, 4, 4))
+
+
+def test_detail_l1_scores_texture_not_level() -> None:
+    """A brightness offset costs plain L1 but no detail; a blur costs detail at every octave."""
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 64, 64)
+    brighter = target + 0.2
+    blurred = F.avg_pool2d(F.pad(target, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    assert detail_l1(target, target).item() == 0.0
+    assert detail_l1(brighter, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert weighted_l1(brighter, target).item() == pytest.approx(0.2)
+    assert detail_l1(blurred, target).item() > 0.05
+    for scales in (1, 2, 3):
+        print(f"detail L1 of a 5x5 blur over {scales} octave(s): {detail_l1(blurred, target, scales=scales).item():.4f}")
+
+
+def test_detail_l1_weight_follows_the_image_down_the_octaves() -> None:
+    """Noise inside a square counts where the weight is; outside it only the square's blurred rim does."""
+    torch.manual_seed(0)
+    target = torch.zeros(2, 3, 64, 64)
+    square = torch.zeros(2, 1, 64, 64)
+    square[..., 16:48, 16:48] = 1.0
+    pred = target + 0.3 * torch.rand_like(target) * square
+    assert detail_l1(pred, target, 1 - square).item() < 0.3 * detail_l1(pred, target, square).item()
 
 
 @pytest.mark.parametrize(
