@@ -349,12 +349,16 @@ def bench_live(model: Path | None) -> list[Row]:
     return rows
 
 
+BEFORE_BF16: dict[str, object] = {"amp": False, "detail_weight": 0.0}
+"""The cpu preset's training before bfloat16 autocast on CPU and the detail-band L1."""
 ABLATIONS: dict[str, dict[str, object]] = {
     "main before issue 12 (no context, no texture, no detail band)": {"context": False, "texture_channels": 0,
-                                                                       "detail_gain": 0.0},
-    "+ detail band": {"context": False, "texture_channels": 0},
-    "+ context": {"texture_channels": 0},
-    "+ neural texture (the cpu preset now)": {},
+                                                                       "detail_gain": 0.0, **BEFORE_BF16},
+    "+ detail band": {"context": False, "texture_channels": 0, **BEFORE_BF16},
+    "+ context": {"texture_channels": 0, **BEFORE_BF16},
+    "+ neural texture": BEFORE_BF16,
+    "+ bfloat16 autocast": {"detail_weight": 0.0},
+    "+ detail-band L1 (the cpu preset now)": {},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

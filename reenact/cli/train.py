@@ -44,6 +44,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           help="the generator paints the whole crop instead of re-rendering only the edit mask")
     ablation.add_argument("--texture-channels", type=int, help="neural texture channels (0: none)")
     ablation.add_argument("--detail-gain", type=float, help="gain of the discriminators' detail band (0: none)")
+    ablation.add_argument("--detail-weight", type=float,
+                          help="weight of the L1 on three octaves of detail bands (0: none)")
+    ablation.add_argument("--adv-start", type=int, help="step at which the adversarial phase starts")
+    ablation.add_argument("--float32", action="store_true",
+                          help="no bfloat16 autocast, even on a GPU or a CPU with bfloat16 instructions")
     train.set_defaults(run=run)
 
 
@@ -55,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = train_preset(args.preset, steps=args.steps, batch_size=args.batch_size, size=args.size,
                           context=False if args.no_context else None, texture_channels=args.texture_channels,
-                          detail_gain=args.detail_gain)
+                          detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
+                          amp=False if args.float32 else None)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

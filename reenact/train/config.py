@@ -40,6 +40,8 @@ class TrainConfig:
     """Adam betas (pix2pix's: a short first-moment memory suits the moving GAN objective)."""
     l1_weight: float = 20.0
     """Weight of the masked L1 reconstruction loss."""
+    detail_weight: float = 0.0
+    """Weight of the L1 between detail bands (`reenact.nn.losses.detail_l1`); 0: none."""
     region_weight: float = 4.0
     """Extra L1 weight on the mouth-and-eyes region (1 + this there)."""
     face_weight: float = 1.0
@@ -65,7 +67,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     """Steps between checkpoints (one is also written at the end and on Ctrl-C)."""
     amp: bool = True
-    """bfloat16 autocast on CUDA (ignored on CPU)."""
+    """bfloat16 autocast on CUDA and on CPUs with bfloat16 instructions (`Trainer._autocast`)."""
     context: bool = True
     """The generator sees the target crop outside a random edit mask and re-renders only inside it
     (`reenact.render.edit_mask`); False trains a generator that paints the whole crop (for ablations)."""
@@ -105,7 +107,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     # The live-on-CPU model: trained here in tens of minutes to hours; on a GPU, in minutes.
     "cpu": TrainConfig(
         preset="cpu", size=256, steps=6000, batch_size=6, lr_generator=5e-4, lr_discriminator=2e-4,
-        adv_start=1000, preview_every=250, checkpoint_every=250,
+        detail_weight=20.0, adv_start=500, preview_every=250, checkpoint_every=250,
     ),
     # Quality on a GPU at 512 px.
     "gpu": TrainConfig(preset="gpu", size=512, steps=60000, batch_size=12, adv_start=5000, preview_every=1000,

@@ -10,15 +10,19 @@ Per step, on B frames that are B/K runs of K consecutive frames:
 2. discriminator phase (from `adv_start` on): the per-frame conditional
    PatchGAN judges (stack, real) and (stack, fake) and the temporal one the K-frame
    runs, real and fake, with the hinge loss;
-3. generator phase: masked L1 (more weight on the face and on mouth and eyes),
+3. generator phase: masked L1 (more weight on the face and on mouth and eyes)
+   and the same on the detail bands of three octaves (`detail_l1`),
    plus, from `adv_start` on, the hinge generator loss and feature matching
    against the real features of phase 2 (one discriminator update old, which
    saves a third discriminator pass);
 4. the EMA generator (the one exported) moves towards the trained one.
 
 Runs of consecutive frames let one generator pass serve both discriminators.
-On CUDA the forward passes run under bfloat16 autocast (no loss scaling
-needed). Under torchrun the trained networks are wrapped in
+On CUDA, and on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), the
+forward passes run under bfloat16 autocast (no loss scaling needed): on this
+project's 2-core EPYC it halves an L1 step's time; the weights, the EMA and
+the losses stay float32. CPUs without those instructions would only emulate
+bfloat16, slower than float32, so they train in float32. Under torchrun the trained networks are wrapped in
 DistributedDataParallel (NCCL on GPUs, gloo on CPU), which averages their
 gradients over the processes, each of which trains on its share of the batch
 with edit masks of its own; the generator phase calls the bare
@@ -35,11 +39,23 @@ from torch import Tensor, nn
 
 from reenact.nn.discriminator import build_discriminator, build_temporal_discriminator
 from reenact.nn.generator import build_generator
-from reenact.nn.losses import discriminator_hinge_loss, feature_matching_loss, generator_hinge_loss, weighted_l1
+from reenact.nn.losses import (
+    detail_l1,
+    discriminator_hinge_loss,
+    feature_matching_loss,
+    generator_hinge_loss,
+    weighted_l1,
+)
 from reenact.nn.presets import NetworkPreset
 from reenact.render.edit_mask import generator_input, random_edit_masks
 from reenact.train.config import TrainConfig
 from reenact.train.dataset import Batch
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX), where autocast pays."""
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
 class Trainer:
@@ -76,8 +92,8 @@ class Trainer:
         return self.network.temporal.frames
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda" and self.config.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.config.amp and (self.device.type == "cuda" or cpu_has_native_bfloat16()):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _runs(self, x: Tensor) -> Tensor:
@@ -140,6 +156,10 @@ class Trainer:
         l1 = weighted_l1(fake.float(), batch.real, weight)
         loss = config.l1_weight * l1
         losses["l1"] = float(l1.detach())
+        if config.detail_weight:
+            detail = detail_l1(fake.float(), batch.real, weight)
+            loss = loss + config.detail_weight * detail
+            losses["detail_l1"] = float(detail.detach())
         if real_features is not None:
             for module in (self.discriminator, self.temporal):
                 module.requires_grad_(False)

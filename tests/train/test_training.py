@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from reenact.model_folder import open_model
-from reenact.params import Track
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
 from reenact.runtime.config import BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.parity import check_agreement, random_stack
 from reenact.runtime.torch_backend import TorchBackend
+from reenact.train import trainer as trainer_module
 from reenact.train.checkpoint import load_checkpoint
 from reenact.train.config import network_for, train_preset
 from reenact.train.dataset import (
@@ -77,9 +77,19 @@ def test_sequences_never_touch_the_held_out_tail(wojtek_cache):
     assert (np.diff(frames, axis=1) == 1).all() and frames.max() < validation[0]
 
 
-def _tiny_trainer(track: Track, **overrides) -> Trainer:
+def _tiny_trainer(**overrides) -> Trainer:
     config = train_preset("tiny", **overrides)
     return Trainer(network_for(config, 5, N_CHANNELS), config, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("native, amp, autocast", [(True, True, True), (False, True, False), (True, False, False)])
+def test_cpu_autocasts_to_bfloat16_only_where_the_cpu_computes_it(monkeypatch, native, amp, autocast):
+    """Emulated bfloat16 is slower than float32, so a CPU without the instructions trains in float32."""
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bfloat16", lambda: native)
+    trainer = _tiny_trainer(amp=amp)
+    with trainer._autocast():
+        dtype = (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    assert dtype == (torch.bfloat16 if autocast else torch.float32)
 
 
 def test_tiny_preset_overfits_sixteen_frames(wojtek_cache):
@@ -87,7 +97,7 @@ def test_tiny_preset_overfits_sixteen_frames(wojtek_cache):
     folder, track, _ = wojtek_cache
     data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
     frames = np.arange(100, 116)
-    trainer = _tiny_trainer(track, adv_start=10_000)
+    trainer = _tiny_trainer(adv_start=10_000)
     k = trainer.frames_per_run
     sampler = SequenceSampler(data_set.sequence_ends(k, frames), k, seed=0)
     before = validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
@@ -109,13 +119,13 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(wojtek_cache):
     data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
     ends = data_set.sequence_ends(2)
     # adv_start 2: the steps on both sides of the break run both phases.
-    straight, sampler = _tiny_trainer(track, adv_start=2), SequenceSampler(ends, 2, seed=0)
+    straight, sampler = _tiny_trainer(adv_start=2), SequenceSampler(ends, 2, seed=0)
     _run_steps(straight, data_set, sampler, 6)
 
-    first, sampler = _tiny_trainer(track, adv_start=2), SequenceSampler(ends, 2, seed=0)
+    first, sampler = _tiny_trainer(adv_start=2), SequenceSampler(ends, 2, seed=0)
     _run_steps(first, data_set, sampler, 3)
     state, rng = first.state_dict(), sampler.generator.get_state()
-    resumed, sampler = _tiny_trainer(track, adv_start=2, seed=123), SequenceSampler(ends, 2, seed=123)
+    resumed, sampler = _tiny_trainer(adv_start=2, seed=123), SequenceSampler(ends, 2, seed=123)
     resumed.load_state_dict(state)
     sampler.generator.set_state(rng)
     _run_steps(resumed, data_set, sampler, 3)
