@@ -36,12 +36,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.edits import Edit, Editor, LookAt, SetActionUnit, SetEyeOpenness, Smile, Timing, TurnHead, emotion_edits
+from reenact.edits import (
+    MIN_REACH,
+    Edit,
+    Editor,
+    LookAt,
+    SetActionUnit,
+    SetEyeOpenness,
+    Smile,
+    Timing,
+    TurnHead,
+    emotion_edits,
+)
 from reenact.errors import ReenactError, SettingError
+from reenact.eval.edit_fidelity import EditCheck, check_edits, checks_table
 from reenact.eval.evaluate import evaluate_cross, evaluate_self
 from reenact.eval.report import VIDEO, write_report
 from reenact.eval.results import EvalResult
-from reenact.model_folder import MODEL_JSON, ModelFolder, ModelInfo, file_hash, open_model
+from reenact.model_folder import MODEL_JSON, ModelFolder, ModelInfo, file_hash, open_model, write_atomic
 from reenact.output_paths import check_outputs
 from reenact.params import FaceModel, FaceParams, Track
 from reenact.pipeline.label import METADATA_KEY, provenance, read_metadata, synthetic_metadata
@@ -62,7 +74,7 @@ from reenact.video_io import VideoReader
 __all__ = [
     "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
     "RegionWeights", "SetActionUnit", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead",
-    "emotion_edits", "evaluate", "output_params", "plan_rerender", "render", "RenderPlan", "rerender",
+    "emotion_edits", "evaluate", "evaluate_edits", "output_params", "plan_rerender", "render", "RenderPlan", "rerender",
     "settings_hash", "track", "train", "up_to_date",
 ]
 
@@ -444,6 +456,65 @@ def evaluate(
         result = evaluate_self(target.folder, generate, clip, training_clip=training_clip, video=video)
     write_report(result, output)
     return result
+
+
+EDIT_REPORT = ("edits.md", "edits.json", "plain.mp4", "edited.mp4", "edited_review.mp4")
+"""What `evaluate_edits` writes into its folder: the table, the same as JSON, both renders and target | edited."""
+
+
+def evaluate_edits(
+    target: Target | PathLike,
+    edits: Sequence[Edit],
+    output: PathLike,
+    *,
+    target_clip: PathLike | None = None,
+    max_frames: int = 300,
+    backend: BackendConfig | Backend = BackendConfig(),
+    bars: Bars = no_bars,
+    say: Say = _quiet,
+) -> list[EditCheck]:
+    """Render `edits` on a clip of the target (default: its training clip), re-track the result and say, per
+    edit, what was asked and what the picture shows (`reenact.eval.edit_fidelity`); writes `EDIT_REPORT`.
+
+        checks = api.evaluate_edits("models/edtalk", [api.Smile(1.0, timing=api.Timing(50, 60, 120))], "out/edits")
+        print([(c.measure, c.reached) for c in checks])
+
+    Only the frames from the first edit's start (less the conditioning window, which fills the stack) to the
+    last frame any edit acts on are rendered, at most `max_frames` of them; the edit's own render and one
+    without it (the same edit mask re-rendered) are both re-tracked, so what both get wrong cancels.
+    """
+    if not edits:
+        raise SettingError("no edit to evaluate: give at least one (--smile, --close-eye, --au, ...)")
+    target = _target(target)
+    output = Path(output)
+    clip = Path(target_clip if target_clip is not None else target.info.source)
+    check_outputs({"-o": output, **{f"-o {output}'s {name}": output / name for name in EDIT_REPORT}},
+                  {"target": clip, **target.folder.own_files()}, folders=("-o",))
+    n = VideoReader(clip).n_frames
+    first = max(0, min(edit.timing.start for edit in edits) - target.info.conditioning().window)
+    ends = [n if e.timing.release is None else e.timing.release + e.timing.end - e.timing.start for e in edits]
+    last = min(n, max(ends) + 1, first + max_frames)
+    if first >= last:
+        raise SettingError(f"the edits start at frame {first}, after the end of {clip.name} ({n} frames)")
+    engine = _backend(target, backend, say)
+    plan = plan_rerender(target, clip, edits=edits, command="eval --edits", bars=bars, say=say)
+    plain_plan = dataclasses.replace(plan, params=plan.target_params)  # same mask re-rendered, nothing changed
+    output.mkdir(parents=True, exist_ok=True)
+    retracked = {}
+    for name, chosen, review in (("plain", plain_plan, None), ("edited", plan, output / "edited_review.mp4")):
+        video = output / f"{name}.mp4"
+        render(plan=chosen, output=video, backend=engine, review=review, frames=(first, last), piece=True,
+               target=target, bars=bars, say=say)
+        retracked[name] = track(video, model=target.track.model, bars=bars, description=f"re-tracking {name}").params
+    span = slice(first, last)
+    checks = check_edits(edits, np.arange(first, last), plan.target_params[span], plan.params[span],
+                         retracked["plain"], retracked["edited"], Editor(target.track), MIN_REACH)
+    table = checks_table(checks)
+    write_atomic(output / "edits.md", (f"# Edit fidelity: {target.folder.path.name} on {clip.name}, frames "
+                                       f"{first}-{last - 1}\n\n{table}\n").encode())
+    record = [{**dataclasses.asdict(c), "reached": c.reached, "passed": c.passed} for c in checks]
+    write_atomic(output / "edits.json", json.dumps(record, indent=2, default=str).replace("NaN", "null").encode())
+    return checks
 
 
 def train(target_clip: PathLike, output: PathLike, config: TrainConfig, *, track_file: PathLike | None = None,
