@@ -301,11 +301,17 @@ class ConditioningStream:
         edit_mask = None
         if self.edit is not None:
             maps = [frame.sub_regions]
-            if target is not None and target.valid[0]:
+            if target is not None and target.valid[0] and not _same_face(target, params):
                 maps.append(self.renderer.sub_regions(target, matrix))
             edit_mask = self.edit.mask(*maps)
         return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions,
                                 valid=True, edit_mask=edit_mask)
+
+
+def _same_face(a: FaceParams, b: FaceParams) -> bool:
+    """Whether two frames' parameters place the same mesh (then its sub-regions need not be rasterised twice)."""
+    return all(np.array_equal(getattr(a, name), getattr(b, name))
+               for name in ("rotation", "translation", "scale", "expression"))
 
 
 def condition_clip(
