@@ -94,19 +94,24 @@ def bench_tracking() -> list[Row]:
 
 
 def bench_conditioning() -> list[Row]:
-    """Crop follow + rasterise + conditioning images + space-time stack, one frame, at 256 and 512."""
+    """Crop follow + rasterise + conditioning images + space-time stack, one frame, at 256 and 512; alone, with
+    the edit mask a context model needs, and with live's mask over two faces."""
     import torch
 
     from reenact.render.conditioning import benchmark_conditioning
+    from reenact.render.edit_mask import EditMaskConfig
     from reenact.tracking.tracker import track_video
 
     track = track_video(DATA / "drive_d0.mp4")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    variants = {"": {}, " + edit mask": {"edit": EditMaskConfig()},
+                " + edit mask over another frame's face too (live)": {"edit": EditMaskConfig(), "other_target": True}}
     return [
-        {"stage": f"conditioning stack (W=5) {size}x{size}", "device": device,
-         "ms_per_frame": benchmark_conditioning(size, device, track=track)}
+        {"stage": f"conditioning stack (W=5) {size}x{size}{label}", "device": device,
+         "ms_per_frame": benchmark_conditioning(size, device, track=track, **options)}
         for device in devices
         for size in (256, 512)
+        for label, options in variants.items()
     ]
 
 

@@ -60,6 +60,9 @@ IRIS_RADIUS = 0.4
 """Iris radius in half eye widths: the median of MediaPipe's iris landmarks on two clips (0.38 to 0.43)."""
 LIGHT = (-0.35, -0.45, -0.82)
 """Direction towards the light in image axes (x right, y down, z away): from the upper left, in front."""
+TARGET_MASK_COARSENESS = 2
+"""The target frame's face, which only widens the edit mask, is rasterised at half the crop's size: a quarter of
+the pixels, and a 2 px error at most at 256 under a margin of 13 px (`EditMaskConfig.grow`)."""
 
 _SKIN, _RIGHT_EYE, _LEFT_EYE, _MOUTH = 0, 1, 2, 3
 """Triangle classes."""
@@ -196,13 +199,19 @@ class ConditioningRenderer:
         sub_regions = fragments.image(take(self.sub_region, fragments.triangle)[None], 0)[0, 0]
         return FrameImages(images, fragments.mask[0], region, sub_regions)
 
-    def sub_regions(self, params: FaceParams, matrix: np.ndarray) -> torch.Tensor:
+    def sub_regions(self, params: FaceParams, matrix: np.ndarray, coarse: int = 1) -> torch.Tensor:
         """uint8 S x S sub-region map alone (see `FrameImages.sub_regions`): where another set of parameters,
-        e.g. the target frame's own, puts each face region in the same crop."""
+        e.g. the target frame's own, puts each face region in the same crop. `coarse`: rasterise at S / coarse
+        and repeat each pixel (the rasteriser's cost goes with the pixels; an edit mask grown by a margin of
+        many pixels hides the coarser edge)."""
+        if self.size % coarse:
+            raise ValueError(f"coarse ({coarse}) must divide the crop size ({self.size})")
         shapes = self.model.shapes(params.expression)
-        posed = apply_affine(place(shapes, params.rotation, params.translation, params.scale)[0], matrix)
-        fragments = rasterize(torch.from_numpy(posed[None]).to(self.device), self.triangles, (self.size, self.size))
-        return fragments.image(take(self.sub_region, fragments.triangle)[None], 0)[0, 0]
+        posed = apply_affine(place(shapes, params.rotation, params.translation, params.scale)[0], matrix / coarse)
+        side = self.size // coarse
+        fragments = rasterize(torch.from_numpy(posed[None]).to(self.device), self.triangles, (side, side))
+        regions = fragments.image(take(self.sub_region, fragments.triangle)[None], 0)[0, 0]
+        return regions.repeat_interleave(coarse, 0).repeat_interleave(coarse, 1) if coarse > 1 else regions
 
     def _draw_eyes(
         self,
@@ -302,7 +311,7 @@ class ConditioningStream:
         if self.edit is not None:
             maps = [frame.sub_regions]
             if target is not None and target.valid[0] and not _same_face(target, params):
-                maps.append(self.renderer.sub_regions(target, matrix))
+                maps.append(self.renderer.sub_regions(target, matrix, TARGET_MASK_COARSENESS))
             edit_mask = self.edit.mask(*maps)
         return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions,
                                 valid=True, edit_mask=edit_mask)
@@ -352,13 +361,16 @@ def stack_indices(valid: np.ndarray, cuts: np.ndarray, window: int) -> np.ndarra
 
 
 def benchmark_conditioning(
-    size: int, device: str, track: Track | str | Path | None = None, frames: int = 50
+    size: int, device: str, track: Track | str | Path | None = None, frames: int = 50,
+    edit: EditMaskConfig | None = None, other_target: bool = False,
 ) -> float:
     """Median milliseconds per frame of `ConditioningStream` (crop, render, stack) on a real track.
 
     `track`: a Track or a saved track file; by default drive_d0.mp4 from
-    `reenact.sample_data.data_dir()` is tracked (needs MediaPipe). Runs 10 warm-up frames,
-    then `frames` timed ones (the clip loops); threads are the caller's choice.
+    `reenact.sample_data.data_dir()` is tracked (needs MediaPipe). `edit`: also draw each frame's edit mask (what
+    a model that takes context needs), over the frame's own face, or with `other_target` over another frame's
+    too (as live re-renders a background clip driven by the camera). Runs 10 warm-up frames, then `frames` timed
+    ones (the clip loops); threads are the caller's choice.
     """
     if track is None:
         from reenact.sample_data import data_dir
@@ -368,14 +380,15 @@ def benchmark_conditioning(
     elif not isinstance(track, Track):
         track = Track.load(track)
     config = ConditioningConfig(crop=CropConfig(size=size))
-    stream = ConditioningStream(track.model, track.fps, (track.width, track.height), config, device)
+    stream = ConditioningStream(track.model, track.fps, (track.width, track.height), config, device, edit=edit)
     order = np.flatnonzero(track.params.valid)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else lambda: None
     times = []
     for k in range(10 + frames):
         params = track.params[int(order[k % len(order)])]
+        target = track.params[int(order[(k + len(order) // 2) % len(order)])] if other_target else None
         start = time.perf_counter()
-        stream(params)
+        stream(params, target=target)
         sync()
         times.append(time.perf_counter() - start)
     return 1e3 * float(np.median(times[10:]))
