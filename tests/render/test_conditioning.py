@@ -135,3 +135,22 @@ def test_cpu_and_cuda_render_alike():
     np.testing.assert_allclose(on_cpu.images.numpy(), on_gpu.images.cpu().numpy(), atol=1e-4)
     assert torch.equal(on_cpu.face_mask, on_gpu.face_mask.cpu())
     assert torch.equal(on_cpu.region_mask, on_gpu.region_mask.cpu())
+
+
+def test_coarse_sub_regions_differ_only_along_region_edges(d0_track):
+    """The target's face for the edit mask is rasterised at half size: the map moves by at most 2 px."""
+    track = d0_track
+    renderer = ConditioningRenderer(track.model, SIZE)
+    windows = face_windows(track.params, CropConfig(size=SIZE))
+    for t in (0, 40, 77):
+        matrix = crop_matrix(windows[t:t + 1], SIZE)[0]
+        fine, coarse = renderer.sub_regions(track.params[t], matrix), renderer.sub_regions(track.params[t], matrix, 2)
+        assert coarse.shape == fine.shape and coarse.dtype == fine.dtype
+        differ = (fine != coarse).numpy().astype(np.uint8)
+        assert 0 < differ.mean() < 0.05
+        # Every differing pixel lies within 2 px of an edge of the fine map.
+        edges = cv2.morphologyEx(fine.numpy(), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        near_edges = cv2.dilate(edges.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert near_edges[differ > 0].all(), f"frame {t}"
+    with pytest.raises(ValueError, match="divide"):
+        renderer.sub_regions(track.params[0], matrix, 3)
