@@ -155,6 +155,66 @@ class VideoReader:
             cap.release()
 
 
+class FrameSeeker:
+    """Any frame of a video by its index, for scrubbing back and forth (the browser editor's preview).
+
+    The frames' timestamps are read once from the packets (no decoding); a frame is then decoded from the
+    keyframe before it, or onward from the last frame decoded when it lies a little ahead, and the most
+    recently decoded frames are kept up to `cache_bytes`. Frames come out upright, as `VideoReader` gives them,
+    and index i is the i-th frame `VideoReader` yields.
+    """
+
+    AHEAD = 48
+    """Frames decoded onward rather than seeking, when the wanted one is at most this far past the last decoded."""
+
+    def __init__(self, path: str | Path, cache_bytes: int = 256 << 20) -> None:
+        self.reader = VideoReader(path)
+        if self.reader.backend != "av":
+            raise InputError(f"seeking in {self.reader.path} needs PyAV (pip install av)")
+        self._container = av.open(str(self.reader.path))
+        stream = self._container.streams.video[0]
+        self._pts = sorted(packet.pts for packet in self._container.demux(stream) if packet.pts is not None)
+        self._index_of = {pts: i for i, pts in enumerate(self._pts)}
+        self._frames: Iterator | None = None
+        self._last = -1
+        self._cache: dict[int, np.ndarray] = {}
+        self._cache_bytes = cache_bytes
+
+    def __len__(self) -> int:
+        return len(self._pts)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """uint8 HxWx3 RGB of frame `index` (0 <= index < len)."""
+        if not 0 <= index < len(self._pts):
+            raise IndexError(f"frame {index} of {self.reader.path.name}, which has {len(self._pts)} frames")
+        if index in self._cache:
+            self._cache[index] = self._cache.pop(index)  # most recently used last
+            return self._cache[index]
+        if self._frames is None or not self._last < index <= self._last + self.AHEAD:
+            stream = self._container.streams.video[0]
+            self._container.seek(self._pts[index], stream=stream, backward=True, any_frame=False)
+            self._frames = self._container.decode(stream)
+        for frame in self._frames:
+            at = self._index_of.get(frame.pts, -1)
+            self._last = at
+            if at >= index - self.AHEAD:
+                self._keep(at, upright(frame.to_ndarray(format="rgb24"), self.reader.rotation))
+            if at == index:
+                return self._cache[index]
+            if at > index:
+                break
+        self._frames = None
+        raise InputError(f"{self.reader.path}: frame {index} did not decode")
+
+    def _keep(self, index: int, rgb: np.ndarray) -> None:
+        self._cache[index] = rgb
+        while len(self._cache) > 1 and sum(frame.nbytes for frame in self._cache.values()) > self._cache_bytes:
+            del self._cache[next(iter(self._cache))]
+
+    def close(self) -> None:
+        self._container.close()
+
+
 def read_frames(path: str | Path) -> tuple[np.ndarray, float]:
     """All frames of a (short) video as uint8 TxHxWx3 RGB, with its fps."""
     reader = VideoReader(path)

@@ -139,3 +139,14 @@ def test_reading_without_pyav_and_writing_needs_it(data, tmp_path, monkeypatch):
     assert next(iter(reader)).shape == (256, 256, 3)
     with pytest.raises(InputError, match="PyAV"):
         VideoWriter(tmp_path / "out.mp4", 25, 64, 48)
+
+
+def test_frame_seeker_gives_the_frames_the_reader_yields_in_any_order(data):
+    from reenact.video_io import FrameSeeker
+
+    frames = [frame for _, frame in zip(range(300), VideoReader(data / "target_wojtek.mp4"))]
+    seeker = FrameSeeker(data / "target_wojtek.mp4", cache_bytes=8 * frames[0].nbytes)
+    assert len(seeker) == VideoReader(data / "target_wojtek.mp4").n_frames
+    for index in (0, 5, 6, 60, 299, 260, 3, 251, 249, 250):  # ahead, far ahead, back, across the keyframe at 250
+        assert np.array_equal(seeker[index], frames[index]), f"frame {index}"
+    seeker.close()
