@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from reenact.pipeline.stages import FrameStages, Generate
 from reenact.recombine import RecombineConfig, RegionWeights, output_cuts, recombine
 from reenact.render.blend import BlendConfig
 from reenact.render.edit_mask import EditMaskConfig, edit_regions
+from reenact.render.preview import conditioning_overlay
 from reenact.runtime.backend import Backend
 from reenact.runtime.config import BackendConfig
 from reenact.runtime.selection import open_backend
@@ -72,7 +74,7 @@ from reenact.train.run import TrainResult, train_target
 from reenact.video_io import VideoReader
 
 __all__ = [
-    "AUTO", "BackendConfig", "BlendConfig", "CutList", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
+    "AUTO", "BackendConfig", "BlendConfig", "CutList", "FramePreview", "FramePreviewer", "LiveConfig", "LiveSession", "LookAt", "RecombineConfig",
     "RegionWeights", "SetActionUnit", "SetEyeOpenness", "Smile", "Target", "Timing", "TrainConfig", "TurnHead",
     "emotion_edits", "evaluate", "evaluate_edits", "output_params", "plan_rerender", "render", "RenderPlan", "rerender",
     "settings_hash", "track", "train", "up_to_date",
@@ -236,18 +238,12 @@ def plan_rerender(
     target_clip = Path(target_clip)
     source = Path(source) if source is not None else None
     total = VideoReader(target_clip).n_frames  # both inputs checked before the long work
-    still = source is not None and VideoReader(source).is_still
+    if source is not None:
+        VideoReader(source)
     inputs = _label_inputs(target_clip, source, recombination, edits, loop_source, cuts, source_cuts, blend,
                            watermark)  # as asked, before a still source's defaults apply
-    if still:
-        loop_source = True
-        recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
-        say(f"{source.name} is a still image: its expression and head pose are held over the whole clip")
-    target_track = target.clip_track(target_clip, cuts, bars)
-    source_track = None
-    if source is not None:
-        source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
-                        if still else track(source, source_cuts, bars=bars, description="tracking source"))
+    target_track, source_track, recombination, loop_source = _track_inputs(
+        target, target_clip, source, recombination, loop_source, cuts, source_cuts, bars, say)
     params = output_params(target_track, source_track, recombination, edits, loop_source, motion=target.track,
                            say=say)
     if not params.valid.any():
@@ -260,6 +256,24 @@ def plan_rerender(
     frames = min(len(params), total) if total else len(params)
     return RenderPlan(target.folder.path, target_clip, params, target_track.params[:len(params)], shot_cuts,
                       target_track.cuts, edit, blend, watermark, metadata, frames, source, loop_source)
+
+
+def _track_inputs(target: Target, target_clip: Path, source: Path | None, recombination: RecombineConfig | None,
+                  loop_source: bool, cuts: CutList, source_cuts: CutList, bars: Bars,
+                  say: Say) -> tuple[Track, Track | None, RecombineConfig | None, bool]:
+    """The target clip's track and the source's, and the recombination and looping to use: a still source
+    (a photo) is fitted in the target's face model and held, absolute, over the whole clip."""
+    still = source is not None and VideoReader(source).is_still
+    if still:
+        loop_source = True
+        recombination = dataclasses.replace(recombination or RecombineConfig(), relative=False)
+        say(f"{source.name} is a still image: its expression and head pose are held over the whole clip")
+    target_track = target.clip_track(target_clip, cuts, bars)
+    source_track = None
+    if source is not None:
+        source_track = (track(source, model=target_track.model, bars=bars, description="tracking source photo")
+                        if still else track(source, source_cuts, bars=bars, description="tracking source"))
+    return target_track, source_track, recombination, loop_source
 
 
 def render(plan: RenderPlan, output: PathLike, *, backend: BackendConfig | Backend = BackendConfig(), batch: int = 8,
@@ -328,6 +342,112 @@ def rerender(
     if params_out is not None:
         plan.params[:plan.frames].save(params_out)
     return render(plan, output, backend=backend, batch=batch, review=review, target=target, bars=bars, say=say)
+
+
+@dataclass(frozen=True)
+class FramePreview:
+    """One frame of a re-render, drawn on its own (`FramePreviewer`): uint8 H x W x 3 RGB images."""
+
+    original: np.ndarray
+    """The target clip's frame as it is."""
+    conditioning: np.ndarray
+    """What the generator is asked, on the frame (`render.preview.conditioning_overlay`)."""
+    rendered: np.ndarray
+    """The frame as a whole re-render draws it (the original where it shows no face)."""
+    seconds: float
+    """How long drawing it took."""
+
+
+class FramePreviewer:
+    """Any single frame of a re-render of one clip, drawn again and again as the edits change (the browser
+    editor's preview): the target, the clip's and the source's tracks, the backend, the frame decoder and the
+    edits' learnt motions are loaded once, here, so that a frame then costs its conditioning window and one
+    generator call.
+
+        previewer = api.FramePreviewer("models/edtalk", "clip.mp4")
+        preview = previewer(120, edits=[api.Smile(0.8)])
+
+    A frame comes out as `rerender` with the same arguments draws it: its shot's crop filter is run from the
+    shot's first frame and the W - 1 frames before it fill the conditioning stack.
+    """
+
+    def __init__(self, target: Target | PathLike, target_clip: PathLike, *, source: PathLike | None = None,
+                 loop_source: bool = False, cuts: CutList = AUTO, source_cuts: CutList = AUTO,
+                 backend: BackendConfig | Backend | None = None, blend: BlendConfig | None = None,
+                 bars: Bars = no_bars, say: Say = _quiet) -> None:
+        """`backend`: default `BackendConfig()`; `blend`: default `BlendConfig()`."""
+        from reenact.video_io import FrameSeeker
+
+        self.target = _target(target)
+        self.target_clip = Path(target_clip)
+        self.source = Path(source) if source is not None else None
+        self.frames = FrameSeeker(self.target_clip)
+        if self.source is not None:
+            VideoReader(self.source)  # checked before the long work
+        self.target_track, self.source_track, self._still_recombination, self.loop_source = _track_inputs(
+            self.target, self.target_clip, self.source, None, loop_source, cuts, source_cuts, bars, say)
+        if not self.target_track.params.valid.any():
+            raise ReenactError(f"no frame of {self.target_clip} shows a face; nothing to re-render")
+        self.backend = _backend(self.target, backend or BackendConfig(), say)
+        self.blend = blend or BlendConfig()
+        self.editor = Editor(self.target.track, say=say)
+        self.cuts = (output_cuts(self.source_track, self.target_track, self.loop_source) if self.source_track
+                     else self.target_track.cuts)
+        self._recombined: dict[RecombineConfig, FaceParams] = {}
+        reader = self.frames.reader
+        self._frame_size = (reader.width, reader.height)
+        self._fps = reader.fps
+        self.n_frames = min(len(self.frames), len(self._params(RecombineConfig())))
+
+    def recombination(self, asked: RecombineConfig | None) -> RecombineConfig | None:
+        """What the source drives with: `asked`, made absolute for a still source (as `rerender` does); None
+        without a source."""
+        if self.source_track is None:
+            return None
+        asked = asked or RecombineConfig()
+        return dataclasses.replace(asked, relative=False) if self._still_recombination is not None else asked
+
+    def _params(self, recombination: RecombineConfig) -> FaceParams:
+        """The clip's parameters before the edits (the source recombined onto it, kept for each setting)."""
+        if self.source_track is None:
+            return self.target_track.params
+        if recombination not in self._recombined:
+            self._recombined = {recombination: recombine(self.source_track, self.target_track, recombination,
+                                                         self.loop_source)}
+        return self._recombined[recombination]
+
+    def __call__(self, index: int, edits: Sequence[Edit] = (),
+                 recombination: RecombineConfig | None = None) -> FramePreview:
+        """Frame `index` (0 <= index < n_frames) re-rendered with `edits` and, with a source, `recombination`."""
+        start_time = time.perf_counter()
+        if not 0 <= index < self.n_frames:
+            raise SettingError(f"frame {index} is not in {self.target_clip.name} (frames 0 to {self.n_frames - 1})")
+        recombination = self.recombination(recombination)
+        params = self._params(recombination or RecombineConfig())
+        shot = int(max([0, *(int(cut) for cut in self.cuts if cut <= index)]))
+        span = params[shot:index + 1]
+        edited = self.editor.apply(span, edits, first_frame=shot) if edits else span
+        own = self.target_track.params[shot:index + 1]
+        stages = FrameStages.for_model(self.target.folder, self.backend, self.target.track.model, self._fps,
+                                       self._frame_size, edit_regions(recombination, edits), self.blend)
+        window = self.target.info.conditioning().window
+        cut_set = {int(cut) for cut in self.cuts}
+        conditioned = None
+        for offset in range(len(edited)):
+            new_shot = offset == 0 or shot + offset in cut_set
+            if shot + offset < index - (window - 1):
+                stages.condition.advance(edited[offset], new_shot)
+            else:  # only the frame drawn needs the target's face in its edit mask; the others fill the stack
+                conditioned = stages.condition(edited[offset], new_shot, own[offset] if offset == len(edited) - 1
+                                               else None)
+        frame = self.frames[index]
+        crop = stages.generate([conditioned], [frame])[0] if conditioned.valid else None
+        rendered = stages.composite(frame, conditioned, crop)
+        overlay = conditioning_overlay(frame, conditioned)
+        return FramePreview(frame, overlay, rendered, time.perf_counter() - start_time)
+
+    def close(self) -> None:
+        self.frames.close()
 
 
 def settings_hash(recombination: RecombineConfig | None, edits: Sequence[Edit], loop_source: bool, cuts: CutList,

@@ -159,8 +159,8 @@ class FrameSeeker:
     """Any frame of a video by its index, for scrubbing back and forth (the browser editor's preview).
 
     The frames' timestamps are read once from the packets (no decoding); a frame is then decoded from the
-    keyframe before it, or onward from the last frame decoded when it lies a little ahead, and the most
-    recently decoded frames are kept up to `cache_bytes`. Frames come out upright, as `VideoReader` gives them,
+    keyframe before it, or onward from the last frame decoded when it lies a little ahead, and the frames
+    most recently asked for are kept up to `cache_bytes`. Frames come out upright, as `VideoReader` gives them,
     and index i is the i-th frame `VideoReader` yields.
     """
 
@@ -197,9 +197,8 @@ class FrameSeeker:
         for frame in self._frames:
             at = self._index_of.get(frame.pts, -1)
             self._last = at
-            if at >= index - self.AHEAD:
+            if at == index:  # only the frame asked for is converted to RGB: the others cost their decoding alone
                 self._keep(at, upright(frame.to_ndarray(format="rgb24"), self.reader.rotation))
-            if at == index:
                 return self._cache[index]
             if at > index:
                 break

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracking",),
     ("facs",),
     ("recombine",),
-    ("edits",),
+    ("edits", "edits_file"),
     ("render",),
     ("nn",),
     ("model_folder",),
@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train",),
     ("api",),
     ("batch",),
+    ("ui",),
     ("cli",),
 )
 """Top-level modules and packages of `reenact`, lowest layer first."""

@@ -13,7 +13,7 @@ import os
 import sys
 
 from reenact import __version__
-from reenact.cli import aus, batch, condition, demo, eval, export, live, render, track, train
+from reenact.cli import aus, batch, condition, demo, eval, export, live, render, track, train, ui
 from reenact.errors import ReenactError
 
 EXIT_USER_ERROR = 2
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_parser(commands)
     batch.add_parser(commands)
     demo.add_parser(commands)
+    ui.add_parser(commands)
     return parser
 
 

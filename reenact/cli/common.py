@@ -94,6 +94,9 @@ def add_mix_options(parser: argparse.ArgumentParser, source_clip: bool = True) -
 def add_edit_options(parser: argparse.ArgumentParser) -> None:
     """Direct edits of the output parameters, keyframed."""
     edit = parser.add_argument_group("direct edits (with or without a source)")
+    edit.add_argument("--edits", type=Path, metavar="EDITS.json",
+                      help="edits saved by the browser editor (`reenact ui`) or written by hand (the README's "
+                           "edits-file format, timings in frames); the flags below add to them")
     edit.add_argument("--turn-head", type=float, nargs="+", metavar="DEG",
                       help="turn the head by YAW [PITCH [ROLL]] degrees")
     edit.add_argument("--smile", type=float, help="smile amount (1 = the target's biggest smile; negative frowns)")
@@ -126,13 +129,15 @@ def recombine_config(args: argparse.Namespace) -> RecombineConfig:
 
 
 def edits(args: argparse.Namespace, fps: Callable[[], float]) -> list:
-    """The direct edits the options ask for: --au and --emotion on their own times (seconds, at the target
-    clip's frame rate, `fps()`, asked only then) where they give them, the others on one keyframed timing."""
+    """The direct edits the options ask for: an --edits file's first, then the flags': --au and --emotion on
+    their own times (seconds, at the target clip's frame rate, `fps()`, asked only then) where they give them,
+    the others on one keyframed timing."""
+    from reenact import edits_file
     from reenact.edits import LookAt, SetActionUnit, SetEyeOpenness, Smile, Timing, TurnHead, emotion_edits
 
     timing = Timing(start=args.edit_start, end=max(args.edit_start, args.edit_end or args.edit_start),
                     release=args.edit_release)
-    chosen: list = []
+    chosen: list = edits_file.expand(edits_file.read(args.edits)) if args.edits is not None else []
     if args.turn_head:
         chosen.append(TurnHead(*args.turn_head, timing=timing))
     if args.smile is not None:

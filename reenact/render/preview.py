@@ -48,3 +48,41 @@ def side_by_side(panels: list[np.ndarray], height: int, labels: list[str]) -> np
         resized.append(tile)
     joined = np.concatenate(resized, axis=1)
     return joined[:, : joined.shape[1] - joined.shape[1] % 2]
+
+
+OVERLAY_OPACITY = 0.6
+"""Share of the correspondence image over the frame, inside the rendered face, in `conditioning_overlay`."""
+EDIT_OUTLINE = (255, 64, 64)
+"""RGB of the edit mask's outline in `conditioning_overlay`."""
+
+
+def conditioning_overlay(rgb: np.ndarray, frame: ConditionedFrame) -> np.ndarray:
+    """What the generator is asked, seen on the frame itself: the correspondence image placed back over the face
+    (OVERLAY_OPACITY), the crop window, and the edit mask's outline when there is one (the pixels re-rendered).
+    uint8 H x W x 3 RGB in and out; a frame without a face comes back with its crop window only."""
+    out = draw_window(rgb, frame.window)
+    if not frame.valid:
+        return out
+    # Only the crop window's box of the frame is touched (a 4K frame is mostly background).
+    height, width = rgb.shape[:2]
+    cx, cy, side = frame.window
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    x1, y1 = min(width, int(np.ceil(cx + side / 2)) + 1), min(height, int(np.ceil(cy + side / 2)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    box_to_crop = frame.matrix.copy()
+    box_to_crop[:, 2] += frame.matrix[:, :2] @ [x0, y0]
+    back = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+
+    def to_box(crop: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(crop, box_to_crop, (x1 - x0, y1 - y0), flags=back, borderMode=cv2.BORDER_CONSTANT)
+
+    face = to_box(frame.face_mask.cpu().numpy().astype(np.uint8) * 255)[..., None] * (OVERLAY_OPACITY / 255.0)
+    colours = to_box(to_uint8(frame.images[0:3]))
+    box = out[y0:y1, x0:x1]
+    box[:] = np.round(box * (1 - face) + colours * face).astype(np.uint8)
+    if frame.edit_mask is not None:
+        mask = (to_box(frame.edit_mask.cpu().numpy().astype(np.uint8) * 255) > 127).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, EDIT_OUTLINE, max(1, height // 240), cv2.LINE_AA, offset=(x0, y0))
+    return out

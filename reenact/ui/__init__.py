@@ -1,0 +1,1 @@
+"""The browser editor (`reenact ui`): the session's state and callbacks (`session`), and the Gradio page (`page`)."""
