@@ -80,3 +80,17 @@ def random_model(tmp_path_factory, tracked, data: Path):
     """`untrained_model` of target_wojtek."""
     return untrained_model(tmp_path_factory.mktemp("models") / "wojtek_random", tracked("target_wojtek.mp4"),
                            data / "target_wojtek.mp4")
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory, data: Path) -> Path:
+    """The first 40 frames (1.6 s) of target_wojtek with target_edtalk's sound: a short clip of the
+    `random_model` person that has audio."""
+    from reenact.video_io import VideoReader, VideoWriter
+
+    path = tmp_path_factory.mktemp("clips") / "wojtek_short.mp4"
+    reader = VideoReader(data / "target_wojtek.mp4")
+    with VideoWriter(path, reader.rate, reader.width, reader.height, audio_from=data / "target_edtalk.mp4") as writer:
+        for _, frame in zip(range(40), reader):
+            writer.write(frame)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from reenact import edits_file
@@ -54,8 +55,8 @@ def test_absent_values_take_the_defaults_and_a_unit_may_be_a_number() -> None:
      "amount must be a number"),
     ('{"format": "reenact-edits", "version": 1, "edits": [{"kind": "smile", "start": 2.5}]}', SettingError,
      "start must be a whole number of frames"),
-    ('{"format": "reenact-edits", "version": 1, "edits": [{"kind": "smile"}, {"kind": "smile", "start": 9, '
-     '"full": 3}]}', SettingError, "edit 2 (smile): timing needs 0 <= start <= end"),
+    (('{"format": "reenact-edits", "version": 1, "edits": [{"kind": "smile"}, {"kind": "smile", "start": 9, '
+     '"full": 3}]}'), SettingError, "edit 2 (smile): timing needs 0 <= start <= end"),
     ('{"format": "reenact-edits", "version": 1, "edits": [{"kind": "emotion", "emotion": "glee"}]}', SettingError,
      "unknown emotion 'glee'"),
     ('{"format": "reenact-edits", "version": 1, "edits": [{"kind": "look", "eye": 2}]}', SettingError,
@@ -70,3 +71,29 @@ def test_a_bad_file_is_one_error_naming_the_entry(text: str, error: type, words:
 def test_a_missing_file_is_an_input_error(tmp_path) -> None:
     with pytest.raises(InputError, match="edits file not found"):
         edits_file.read(tmp_path / "nope.json")
+
+
+def test_edit_renders_an_edits_file_as_the_same_flags_do(tmp_path, random_model, short_clip) -> None:
+    """`reenact edit --edits FILE` and the equivalent flags render the same parameters (--params-out)."""
+    pytest.importorskip("mediapipe", reason="the short clip is tracked with MediaPipe")
+    from reenact.cli import main
+    from reenact.params import FaceParams
+
+    fps = 25  # the short clip's rate: --au takes seconds, the file frames
+    file = tmp_path / "edits.json"
+    edits_file.write(file, [TurnHead(8.0, timing=Timing(5, 15, 25)), Smile(0.7, timing=Timing(5, 15, 25)),
+                            SetActionUnit("45", 1.0, mode="set", timing=Timing(round(0.4 * fps), round(0.6 * fps)))])
+    common = ["edit", "--model", str(random_model.path), "--target", str(short_clip), "--backend", "onnxruntime"]
+    assert main([*common, "--edits", str(file), "-o", str(tmp_path / "a.mp4"), "--params-out",
+                 str(tmp_path / "a.npz")]) == 0
+    assert main([*common, "--turn-head", "8", "--smile", "0.7", "--edit-start", "5", "--edit-end", "15",
+                 "--edit-release", "25", "--au", "45=1@0.4-0.6", "-o", str(tmp_path / "b.mp4"), "--params-out",
+                 str(tmp_path / "b.npz")]) == 0
+    edits_file.write(tmp_path / "none.json", [])
+    assert main([*common, "--edits", str(tmp_path / "none.json"), "-o", str(tmp_path / "c.mp4"), "--params-out",
+                 str(tmp_path / "c.npz")]) == 0
+    a, b, plain = (FaceParams.load(tmp_path / f"{name}.npz") for name in "abc")
+    for name in ("rotation", "expression", "gaze", "openness", "valid"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    assert np.array_equal(a.expression[:5], plain.expression[:5]), "nothing acts before the edits start"
+    assert not np.allclose(a.rotation[20], plain.rotation[20]), "the file's head turn was not rendered"

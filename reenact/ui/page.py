@@ -57,10 +57,10 @@ def progress_bars(progress: gr.Progress) -> api.Bars:
 
 
 def _keyframes(label: str) -> tuple[gr.Number, gr.Number, gr.Number]:
-    """An edit's start, full and release frames (release blank: held to the end)."""
+    """An edit's start, full and release frames (full blank: at once; release blank: held to the end)."""
     with gr.Row():
         return (gr.Number(0, label=f"{label}: start frame", precision=0, minimum=0),
-                gr.Number(0, label="full from frame", precision=0, minimum=0),
+                gr.Number(None, label="full from frame (blank: at start)", precision=0, minimum=0),
                 gr.Number(None, label="release from frame (blank: never)", precision=0, minimum=0))
 
 
@@ -84,7 +84,7 @@ def build_page(session: EditorSession, model: str = "", target: str = "", source
         with gr.Accordion("edits (each eased in from its start to its full frame, out from its release)", open=True):
             with gr.Row():
                 smile = gr.Slider(-1.0, 1.5, value=0.0, step=0.05, label="smile (1: the target's biggest; "
-                                                                          "negative frowns)")
+                                                                          "negative frowns)", elem_id="smile")
             smile_times = _keyframes("smile")
             with gr.Row():
                 eye = gr.Radio([NO_EYE, *EYES], value=NO_EYE, label="eye to open or close (the subject's own side)")
@@ -118,7 +118,8 @@ def build_page(session: EditorSession, model: str = "", target: str = "", source
             intensity = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="intensity")
         with gr.Row():
             edits_text = gr.Code(edits_file.dumps([]), language="json",
-                                 label="the edits file (what is previewed, saved and rendered)", interactive=False)
+                                 label="the edits file (what is previewed, saved and rendered)", interactive=False,
+                                 elem_id="edits-file")
             with gr.Column():
                 save_button = gr.Button("Save edits")
                 saved = gr.File(label="edits file to download", interactive=False)

@@ -63,28 +63,28 @@ class Controls:
     smile: float = 0.0
     """Smile amount; 0: no smile edit."""
     smile_start: object = 0
-    smile_full: object = 0
+    smile_full: object = None
     smile_release: object = None
     eye: str = NO_EYE
     """Which eye to open or close (both, left, right), or NO_EYE."""
     openness: float = 0.0
     """The eye's openness to reach: 0 closed."""
     eye_start: object = 0
-    eye_full: object = 0
+    eye_full: object = None
     eye_release: object = None
     yaw: float = 0.0
     pitch: float = 0.0
     roll: float = 0.0
     """Head turn in degrees; all 0: no head edit."""
     head_start: object = 0
-    head_full: object = 0
+    head_full: object = None
     head_release: object = None
     look: bool = False
     """Set the gaze (0, 0 is a gaze too: straight ahead)."""
     look_x: float = 0.0
     look_y: float = 0.0
     look_start: object = 0
-    look_full: object = 0
+    look_full: object = None
     look_release: object = None
     action_units: Sequence[Sequence[object]] = ()
     """Rows of AU_COLUMNS; a row without an AU is ignored."""
