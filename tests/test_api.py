@@ -12,7 +12,7 @@ import torch
 
 from reenact import api
 from reenact.runtime.backend import Backend
-from reenact.video_io import VideoReader
+from reenact.video_io import VideoReader, VideoWriter
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -104,3 +104,29 @@ def test_live_and_rerender_generate_the_same_crop_for_a_still(tmp_path, random_m
     assert set(live.outputs) == set(offline.outputs), "live fed the generator other inputs than the offline render"
     (key,) = offline.outputs
     assert np.array_equal(live.outputs[key], offline.outputs[key])
+
+
+def test_a_previewed_frame_is_the_frame_a_whole_render_draws(tmp_path, random_model, short_clip) -> None:
+    """`FramePreviewer` draws frame N as `render` does in a run over the whole clip (crop filter from the shot's
+    start, the stack's earlier frames), to within the lossless piece's chroma subsampling."""
+    pytest.importorskip("mediapipe", reason="the clip is tracked with MediaPipe")
+    target = api.Target.load(random_model.path)
+    backend = target.open_backend(api.BackendConfig(backend="onnxruntime", threads=1))
+    edits = [api.TurnHead(10.0, timing=api.Timing(5, 20)), api.Smile(0.8, timing=api.Timing(0, 10, 25))]
+    plan = api.plan_rerender(target, short_clip, edits=edits)
+    api.render(plan, tmp_path / "whole.mp4", backend=backend, piece=True, target=target)
+    drawn = list(VideoReader(tmp_path / "whole.mp4"))
+    previewer = api.FramePreviewer(target, short_clip, backend=backend)
+    frames = (30, 12, 2)
+    previews = {index: previewer(index, edits).rendered for index in frames}
+    unedited = {index: previewer(index).rendered for index in frames}
+    previewer.close()
+    with VideoWriter(tmp_path / "previews.mp4", 25, *drawn[0].shape[1::-1], crf=0) as writer:
+        for index in frames:  # through the same lossless encoding (4:2:0) as the render's piece
+            writer.write(previews[index])
+            writer.write(unedited[index])
+    decoded = list(VideoReader(tmp_path / "previews.mp4"))
+    for k, index in enumerate(frames):
+        error = np.abs(decoded[2 * k].astype(np.int16) - drawn[index]).mean()
+        moved = np.abs(decoded[2 * k + 1].astype(np.int16) - drawn[index]).mean()
+        assert error < 0.2 and moved > 1.0, f"frame {index}: {error:.2f} from the render's (unedited: {moved:.2f})"

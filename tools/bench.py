@@ -6,6 +6,7 @@
     python tools/bench.py --only training       # cost of each ablation row of the README
     python tools/bench.py --only batch --model models/edtalk   # jobs per minute, 1 and 2 local workers
     python tools/bench.py --only live --model models/NAME   # FP32 vs INT8 at each live thread layout
+    python tools/bench.py --only ui             # the browser editor's one-frame preview at 256 (or --model M)
 
 Timings are medians over repeated runs after a warm-up, measured in one run of
 this script so ratios between rows are comparable. Clips come from
@@ -432,6 +433,69 @@ def bench_batch(model: Path | None) -> list[Row]:
     return rows
 
 
+UI_PREVIEWS = 15
+"""Previews timed after the first in the ui section, at frames spread over the clip."""
+
+
+def _untrained_model(folder: Path, clip: Path, preset: str):
+    """A model folder of `clip`'s person with an untrained generator of `preset`: it costs what a trained one
+    costs to run (the same network), and needs no training."""
+    from reenact import __version__, api
+    from reenact.model_folder import ModelInfo, file_hash, save_model
+    from reenact.nn.generator import build_generator
+    from reenact.nn.presets import get_preset
+
+    config = get_preset(preset)
+    track = api.track(clip)
+    track.source = str(clip)
+    n = track.n_frames
+    info = ModelInfo(preset=config.name, size=config.size, window=config.window, channels=config.channels,
+                     crop_margin=1.8, generator=config.generator, data_hash=file_hash(clip), source=str(clip),
+                     fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__)
+    return save_model(folder, build_generator(config.generator), info, track)
+
+
+def bench_ui(model: Path | None) -> list[Row]:
+    """The browser editor's one-frame preview (`api.FramePreviewer`, what `reenact ui` draws on every change):
+    the first (after loading), then the median of UI_PREVIEWS more at frames spread over the clip, with a smile
+    and a head turn set. With --model that model on its training clip; without, an untrained `cpu`-preset
+    generator (256 px) of the first 100 frames of target_wojtek (tracked here, with MediaPipe)."""
+    import torch
+
+    from reenact import api
+    from reenact.video_io import VideoReader, VideoWriter
+
+    edits = [api.Smile(0.8, timing=api.Timing(0, 10)), api.TurnHead(10.0, timing=api.Timing(0, 10))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if model is None:
+            clip = Path(tmp) / "wojtek_100.mp4"
+            reader = VideoReader(DATA / "target_wojtek.mp4")
+            with VideoWriter(clip, reader.rate, reader.width, reader.height) as writer:
+                for _, frame in zip(range(100), reader):
+                    writer.write(frame)
+            model = _untrained_model(Path(tmp) / "cpu_untrained", clip, "cpu").path
+        target = api.Target.load(model)
+        clip = Path(target.info.source)
+        torch.set_num_threads(1)  # as `reenact ui` runs it (`EditorSession`)
+        start = time.perf_counter()
+        previewer = api.FramePreviewer(target, clip)
+        loaded = time.perf_counter() - start
+        n = previewer.n_frames
+        first = previewer(n // 2, edits).seconds
+        later = [previewer((n // 2 + k * n // (UI_PREVIEWS + 1)) % n, edits).seconds for k in range(1, UI_PREVIEWS + 1)]
+        same = [previewer(n // 2, [api.Smile(0.1 * k)]).seconds for k in range(1, 6)]
+        label = f"{target.info.preset} preset at {target.info.size} ({previewer.backend.describe()})"
+        previewer.close()
+    torch.set_num_threads(os.cpu_count() or 1)
+    return [
+        {"stage": f"open the clip ({n} frames): model, track, backend", "ms": 1e3 * loaded},
+        {"stage": f"first preview, {label}", "ms": 1e3 * first},
+        {"stage": f"later previews, other frames (median of {UI_PREVIEWS})", "ms": 1e3 * statistics.median(later)},
+        {"stage": "later previews, the same frame as the edit changes (median of 5)", "ms": 1e3 * statistics.median(same)},
+        {"stage": "load average (1 min) at the end", "note": f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"},
+    ]
+
+
 SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "tracking": bench_tracking,
     "conditioning": bench_conditioning,
@@ -440,8 +504,9 @@ SECTIONS: dict[str, Callable[..., list[Row]]] = {
     "training": bench_training,
     "batch": bench_batch,
     "live": bench_live,
+    "ui": bench_ui,
 }
-NEEDS_MODEL = {"pipeline", "batch", "live"}
+NEEDS_MODEL = {"pipeline", "batch", "live", "ui"}
 """Sections that take --model."""
 
 
