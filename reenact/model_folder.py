@@ -271,6 +271,26 @@ def save_model(path: str | os.PathLike, generator, info: ModelInfo, track) -> Mo
     return folder
 
 
+def save_untrained_model(path: str | os.PathLike, track: Track, clip: Path, preset: str = "tiny") -> ModelFolder:
+    """A renderable model folder of the person in `clip` (tracked as `track`, whose source it becomes) with an
+    untrained generator of `preset`, seeded: for tests of the plumbing and for speed benchmarks, which need no
+    training (it costs what a trained generator of the preset costs to run)."""
+    import torch
+
+    from reenact import __version__
+    from reenact.nn.generator import build_generator
+    from reenact.nn.presets import get_preset
+
+    torch.manual_seed(0)
+    config = get_preset(preset)
+    track.source = str(clip)
+    n = track.n_frames
+    info = ModelInfo(preset=config.name, size=config.size, window=config.window, channels=config.channels,
+                     crop_margin=1.8, generator=config.generator, data_hash=file_hash(clip), source=str(clip),
+                     fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__)
+    return save_model(path, build_generator(config.generator), info, track)
+
+
 def load_generator(folder: ModelFolder, device: str = "cpu"):
     """The folder's generator in torch, in eval mode on `device` (weights loaded with weights_only=True)."""
     from reenact.nn.generator import build_generator

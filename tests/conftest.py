@@ -56,23 +56,9 @@ def _seed() -> None:
 def untrained_model(folder: Path, track, clip: Path):
     """A renderable model folder for the target of `track` (of `clip`) with an untrained `tiny` generator
     (64 px): for tests of the plumbing (backends, pipeline, eval outputs) that do not judge image quality."""
-    import torch
+    from reenact.model_folder import save_untrained_model
 
-    from reenact import __version__
-    from reenact.model_folder import ModelInfo, file_hash, save_model
-    from reenact.nn.generator import build_generator
-    from reenact.nn.presets import get_preset
-
-    torch.manual_seed(0)
-    preset = get_preset("tiny")
-    track.source = str(clip)
-    n = track.n_frames
-    info = ModelInfo(
-        preset=preset.name, size=preset.size, window=preset.window, channels=preset.channels,
-        crop_margin=1.8, generator=preset.generator, data_hash=file_hash(clip), source=str(clip),
-        fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__,
-    )
-    return save_model(folder, build_generator(preset.generator), info, track)
+    return save_untrained_model(folder, track, clip)
 
 
 @pytest.fixture(scope="session")

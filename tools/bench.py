@@ -437,24 +437,6 @@ UI_PREVIEWS = 15
 """Previews timed after the first in the ui section, at frames spread over the clip."""
 
 
-def _untrained_model(folder: Path, clip: Path, preset: str):
-    """A model folder of `clip`'s person with an untrained generator of `preset`: it costs what a trained one
-    costs to run (the same network), and needs no training."""
-    from reenact import __version__, api
-    from reenact.model_folder import ModelInfo, file_hash, save_model
-    from reenact.nn.generator import build_generator
-    from reenact.nn.presets import get_preset
-
-    config = get_preset(preset)
-    track = api.track(clip)
-    track.source = str(clip)
-    n = track.n_frames
-    info = ModelInfo(preset=config.name, size=config.size, window=config.window, channels=config.channels,
-                     crop_margin=1.8, generator=config.generator, data_hash=file_hash(clip), source=str(clip),
-                     fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__)
-    return save_model(folder, build_generator(config.generator), info, track)
-
-
 def bench_ui(model: Path | None) -> list[Row]:
     """The browser editor's one-frame preview (`api.FramePreviewer`, what `reenact ui` draws on every change):
     the first (after loading), then the median of UI_PREVIEWS more at frames spread over the clip, with a smile
@@ -463,6 +445,7 @@ def bench_ui(model: Path | None) -> list[Row]:
     import torch
 
     from reenact import api
+    from reenact.model_folder import save_untrained_model
     from reenact.video_io import VideoReader, VideoWriter
 
     edits = [api.Smile(0.8, timing=api.Timing(0, 10)), api.TurnHead(10.0, timing=api.Timing(0, 10))]
@@ -473,7 +456,7 @@ def bench_ui(model: Path | None) -> list[Row]:
             with VideoWriter(clip, reader.rate, reader.width, reader.height) as writer:
                 for _, frame in zip(range(100), reader):
                     writer.write(frame)
-            model = _untrained_model(Path(tmp) / "cpu_untrained", clip, "cpu").path
+            model = save_untrained_model(Path(tmp) / "cpu_untrained", api.track(clip), clip, "cpu").path
         target = api.Target.load(model)
         clip = Path(target.info.source)
         torch.set_num_threads(1)  # as `reenact ui` runs it (`EditorSession`)

@@ -44,25 +44,12 @@ def rss_mb() -> float:
 
 def untrained_model(folder: Path):
     """A renderable model folder of target_wojtek with an untrained tiny generator (the tests' random model)."""
-    import torch
-
-    from reenact import __version__
-    from reenact.model_folder import ModelInfo, file_hash, save_model
-    from reenact.nn.generator import build_generator
-    from reenact.nn.presets import get_preset
+    from reenact.model_folder import save_untrained_model
     from reenact.sample_data import data_dir
     from reenact.tracking.tracker import track_video
 
-    torch.manual_seed(0)
     clip = data_dir() / "target_wojtek.mp4"
-    preset = get_preset("tiny")
-    track = track_video(clip)
-    track.source = str(clip)
-    n = track.n_frames
-    info = ModelInfo(preset=preset.name, size=preset.size, window=preset.window, channels=preset.channels,
-                     crop_margin=1.8, generator=preset.generator, data_hash=file_hash(clip), source=str(clip),
-                     fps=track.fps, frames=n, validation=(n - n // 10, n), reenact_version=__version__)
-    return save_model(folder, build_generator(preset.generator), info, track)
+    return save_untrained_model(folder, track_video(clip), clip)
 
 
 def main() -> int:
