@@ -637,8 +637,10 @@ def evaluate_edits(
     table = checks_table(checks)
     write_atomic(output / "edits.md", (f"# Edit fidelity: {target.folder.path.name} on {clip.name}, frames "
                                        f"{first}-{last - 1}\n\n{table}\n").encode())
-    record = [{**dataclasses.asdict(c), "reached": c.reached, "passed": c.passed} for c in checks]
-    write_atomic(output / "edits.json", json.dumps(record, indent=2, default=str).replace("NaN", "null").encode())
+    record = [{name: None if isinstance(value, float) and not np.isfinite(value) else value
+               for name, value in {**dataclasses.asdict(c), "reached": c.reached, "passed": c.passed}.items()}
+              for c in checks]  # a measure with no frame compared is null, not JSON's non-standard NaN
+    write_atomic(output / "edits.json", json.dumps(record, indent=2, allow_nan=False).encode())
     return checks
 
 
