@@ -47,6 +47,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ablation.add_argument("--detail-weight", type=float,
                           help="weight of the L1 on three octaves of detail bands (0: none)")
     ablation.add_argument("--adv-start", type=int, help="step at which the adversarial phase starts")
+    ablation.add_argument("--patch-size", type=int,
+                          help="train on random windows of this many pixels first (0: whole crops throughout)")
+    ablation.add_argument("--patch-share", type=float,
+                          help="share of the steps (or of --minutes) trained on windows (default 0.5)")
     ablation.add_argument("--float32", action="store_true",
                           help="no bfloat16 autocast, even on a GPU or a CPU with bfloat16 instructions")
     train.set_defaults(run=run)
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     config = train_preset(args.preset, steps=args.steps, batch_size=args.batch_size, size=args.size,
                           context=False if args.no_context else None, texture_channels=args.texture_channels,
                           detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
-                          amp=False if args.float32 else None)
+                          amp=False if args.float32 else None, patch_size=args.patch_size,
+                          patch_share=args.patch_share)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

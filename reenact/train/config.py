@@ -54,6 +54,11 @@ class TrainConfig:
     """Weight of the discriminator feature-matching loss."""
     adv_start: int = 0
     """Step at which the discriminators and adversarial losses start (L1 only before)."""
+    patch_size: int = 0
+    """Train on random P x P windows of the crops (one window per step) for the first `patch_share` of the
+    budget, then on whole crops; 0: whole crops throughout (`Trainer.train_step`)."""
+    patch_share: float = 0.5
+    """Share of the budget (steps, or --minutes when that ends the run first) trained on patches."""
     ema_decay: float = 0.999
     """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
     seed: int = 0
@@ -91,6 +96,12 @@ class TrainConfig:
             )
         if not 0 < self.validation_fraction < 0.5:
             raise SettingError(f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
+        if self.patch_size and (self.patch_size % multiple or not 0 < self.patch_size < self.size):
+            raise SettingError(
+                f"--patch-size {self.patch_size} must be below --size {self.size} and divide by {multiple}"
+            )
+        if not 0 <= self.patch_share <= 1:
+            raise SettingError(f"--patch-share must be in [0, 1], got {self.patch_share}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
             raise SettingError("preview_every and checkpoint_every must be >= 1")
 

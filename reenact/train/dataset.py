@@ -158,6 +158,14 @@ class Batch:
     frames: torch.Tensor
     """int64 B frame indices."""
 
+    def window(self, top: int, left: int, size: int) -> Batch:
+        """The same frames cut to the size x size window at (top, left) (patch training)."""
+        def cut(x: torch.Tensor) -> torch.Tensor:
+            return x[..., top:top + size, left:left + size]
+
+        return Batch(cut(self.conditioning), cut(self.real), cut(self.face), cut(self.region), cut(self.sub_regions),
+                     self.frames)
+
     def generator_input(self, context: bool, mask: EditMaskConfig = EditMaskConfig()) -> torch.Tensor:
         """What the generator is given at inference: the conditioning stack and, for a context generator, the
         real crop outside the edit mask of `mask` (by default the whole face) with that mask."""

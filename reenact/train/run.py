@@ -258,7 +258,9 @@ def _train(
                     say(f"time limit reached at step {trainer.step}")
                     break
                 share = sampler(runs_per_step).reshape(processes.world_size, -1)[processes.rank]
-                losses = trainer.train_step(data.batch(share, device))
+                used = max(trainer.step / config.steps, 0 if time_limit is None else (time.perf_counter() - start) / time_limit)
+                patch = config.patch_size if used < config.patch_share else 0
+                losses = trainer.train_step(data.batch(share, device), patch)
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
                     counts[name] = counts.get(name, 0) + 1

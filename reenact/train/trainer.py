@@ -1,6 +1,7 @@
 """The GAN training step in explicit phases: discriminators, generator, EMA.
 
-Per step, on B frames that are B/K runs of K consecutive frames:
+Per step, on B frames that are B/K runs of K consecutive frames (or, early in
+a run with `patch_size`, one random window of them):
 
 1. the generator renders the batch once; a context generator is given each
    real crop with a random edit mask blanked (one draw per run,
@@ -100,15 +101,25 @@ class Trainer:
         """B x ... -> B/K x K x ... (the batch is laid out run by run, oldest frame first)."""
         return x.view(-1, self.frames_per_run, *x.shape[1:])
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """One step on `batch`; returns the phases' losses (floats, for the log)."""
+    def train_step(self, batch: Batch, patch: int = 0) -> dict[str, float]:
+        """One step on `batch`, or on one random `patch` x `patch` window of it; returns the phases' losses.
+
+        A window is cut after the edit masks are drawn on the whole crops, so a
+        mask's margin is what it would be at full size; the generator being
+        fully convolutional, it then learns the same local mapping at a
+        fraction of a full step's cost.
+        """
         adversarial = self.step >= self.config.adv_start
         inputs = batch.conditioning
+        # One stream per process: each draws for its own runs (one process alone: the seed it always had).
+        draw = torch.Generator().manual_seed((self.mask_seed * 1_000_003 + self.step) * self.world_size + self.rank)
         if self.network.generator.context:
-            # One stream per process: each draws for its own runs (one process alone: the seed it always had).
-            draw = torch.Generator().manual_seed((self.mask_seed * 1_000_003 + self.step) * self.world_size + self.rank)
             masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw)
             inputs = generator_input(batch.conditioning, batch.real, masks)
+        if patch:
+            top, left = (int(torch.randint(size - patch + 1, (), generator=draw)) for size in batch.real.shape[-2:])
+            inputs = inputs[..., top:top + patch, left:left + patch]
+            batch = batch.window(top, left, patch)
         with self._autocast():
             fake = self._g(inputs)
         losses: dict[str, float] = {}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from reenact.errors import SettingError
 from reenact.model_folder import open_model
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
@@ -106,6 +107,40 @@ def test_tiny_preset_overfits_sixteen_frames(wojtek_cache):
     after = validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
     print(f"tiny preset on 16 frames: PSNR {before:.1f} -> {after:.1f} dB")
     assert after >= 28 > before
+
+
+def test_patch_steps_learn_the_whole_frame(wojtek_cache):
+    """Trained on random 32-px windows only, the fully convolutional generator reproduces whole 64-px frames."""
+    folder, track, _ = wojtek_cache
+    data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
+    frames = np.arange(100, 116)
+    trainer = _tiny_trainer(adv_start=10_000)
+    k = trainer.frames_per_run
+    sampler = SequenceSampler(data_set.sequence_ends(k, frames), k, seed=0)
+    before = validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
+    for _ in range(400):
+        trainer.train_step(data_set.batch(sampler(trainer.config.batch_size // k), torch.device("cpu")), patch=32)
+    after = validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
+    print(f"tiny preset on 32-px windows of 16 frames, scored on whole frames: PSNR {before:.1f} -> {after:.1f} dB")
+    assert after >= 26 > before
+
+
+def test_a_window_cuts_every_image_of_the_batch_alike(wojtek_cache):
+    folder, track, _ = wojtek_cache
+    data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
+    batch = data_set.batch(np.array([100, 101]), torch.device("cpu"))
+    cut = batch.window(8, 16, 32)
+    for name in ("conditioning", "real", "face", "region", "sub_regions"):
+        whole, part = getattr(batch, name), getattr(cut, name)
+        assert part.shape[-2:] == (32, 32) and torch.equal(part, whole[..., 8:40, 16:48]), name
+    assert torch.equal(cut.frames, batch.frames)
+
+
+@pytest.mark.parametrize("patch", [40, 64, 96])
+def test_a_patch_must_be_smaller_than_the_crop_and_fit_the_networks(patch):
+    config = train_preset("tiny", patch_size=patch)
+    with pytest.raises(SettingError, match="--patch-size"):
+        config.check(network_for(config, 5, N_CHANNELS))
 
 
 def _run_steps(trainer: Trainer, data_set: TrainingSet, sampler: SequenceSampler, steps: int) -> None:
