@@ -431,15 +431,15 @@ class FramePreviewer:
         stages = FrameStages.for_model(self.target.folder, self.backend, self.target.track.model, self._fps,
                                        self._frame_size, edit_regions(recombination, edits), self.blend)
         window = self.target.info.conditioning().window
-        cut_set = {int(cut) for cut in self.cuts}
+        new_shots = np.isin(np.arange(shot, index + 1), self.cuts)
+        new_shots[0] = True
+        drawn = max(0, len(edited) - window)  # the frames before only move the crop; W fill the stack
+        stages.condition.advance(edited[:drawn], new_shots[:drawn])
         conditioned = None
-        for offset in range(len(edited)):
-            new_shot = offset == 0 or shot + offset in cut_set
-            if shot + offset < index - (window - 1):
-                stages.condition.advance(edited[offset], new_shot)
-            else:  # only the frame drawn needs the target's face in its edit mask; the others fill the stack
-                conditioned = stages.condition(edited[offset], new_shot, own[offset] if offset == len(edited) - 1
-                                               else None)
+        for offset in range(drawn, len(edited)):
+            # only the frame shown needs the target's face in its edit mask
+            conditioned = stages.condition(edited[offset], bool(new_shots[offset]),
+                                           own[offset] if offset == len(edited) - 1 else None)
         frame = self.frames[index]
         crop = stages.generate([conditioned], [frame])[0] if conditioned.valid else None
         rendered = stages.composite(frame, conditioned, crop)

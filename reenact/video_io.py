@@ -173,6 +173,7 @@ class FrameSeeker:
             raise InputError(f"seeking in {self.reader.path} needs PyAV (pip install av)")
         self._container = av.open(str(self.reader.path))
         stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads: a seek decodes up to a keyframe interval of frames
         self._pts = sorted(packet.pts for packet in self._container.demux(stream) if packet.pts is not None)
         self._index_of = {pts: i for i, pts in enumerate(self._pts)}
         self._frames: Iterator | None = None

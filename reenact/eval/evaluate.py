@@ -133,8 +133,7 @@ def conditioned_span(
     new_shot = np.zeros(len(params), dtype=bool)
     new_shot[np.asarray(cuts, dtype=np.int64)] = True
     warm = max(0, start - (config.window - 1))
-    for i in range(warm):
-        conditioner.advance(params[i], bool(new_shot[i]))
+    conditioner.advance(params[:warm], new_shot[:warm])
     for i in range(warm, end):
         frame = conditioner(params[i], bool(new_shot[i]), None if target is None else target[i])
         if i >= start:

@@ -79,9 +79,10 @@ class Conditioner:
         """`target`: the target frame's own parameters (the edit mask covers its face and the output's)."""
         return self.stream(params, new_shot, target)
 
-    def advance(self, params: FaceParams, new_shot: bool = False) -> None:
-        """Follow a frame with the crop only, drawing nothing: the frames before a span that is rendered."""
-        self.stream.follower(params, new_shot)
+    def advance(self, params: FaceParams, new_shots: np.ndarray) -> None:
+        """Follow frames (bool `new_shots` per frame) with the crop only, drawing nothing: the frames before a
+        span that is rendered."""
+        self.stream.follower.advance(params, new_shots)
 
 
 def model_input(conditioned: ConditionedFrame, frame: np.ndarray | None, context: bool) -> torch.Tensor:

@@ -82,10 +82,21 @@ class CropFollower:
         """Window float64 3 (centre x, centre y, side; px) for one frame (`params` of length 1)."""
         if len(params) != 1:
             raise ValueError(f"CropFollower takes one frame's parameters at a time, got {len(params)} frames")
-        if new_shot or not params.valid[0]:
+        return self._follow(face_windows(params, self.config)[0], new_shot)
+
+    def advance(self, params: FaceParams, new_shots: np.ndarray) -> None:
+        """Follow a span of frames (bool `new_shots` per frame) as frame-by-frame calls would, the windows placed
+        in one call: the frames before a preview are many, and placing is most of a frame's cost."""
+        for window, new_shot in zip(face_windows(params, self.config), new_shots):
+            self._follow(window, bool(new_shot))
+
+    def _follow(self, window: np.ndarray, new_shot: bool) -> np.ndarray:
+        """The smoothed window after the raw `window` (NaN: no face)."""
+        valid = not np.isnan(window[0])
+        if new_shot or not valid:
             self._filter.reset()
-        if params.valid[0]:
-            self._last = self._filter(face_windows(params, self.config)[0], self.dt)
+        if valid:
+            self._last = self._filter(window, self.dt)
         return self._last.copy()
 
 

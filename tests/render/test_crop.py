@@ -63,6 +63,21 @@ def test_crop_restarts_at_a_cut_and_after_a_gap(d0_track):
     np.testing.assert_allclose(windows[11], raw[11])  # and the filter restarts after it
 
 
+def test_following_a_span_at_once_is_following_it_frame_by_frame(d0_track):
+    """`CropFollower.advance` (the frames before a preview) leaves the filter where one call per frame would,
+    across a cut and a frame without a face."""
+    params = d0_track.params[:40].copy()
+    params.valid[12] = False
+    new_shots = np.zeros(40, dtype=bool)
+    new_shots[25] = True
+    size = (d0_track.width, d0_track.height)
+    one_by_one, at_once = CropFollower(d0_track.fps, size), CropFollower(d0_track.fps, size)
+    for i in range(39):
+        one_by_one(params[i], bool(new_shots[i]))
+    at_once.advance(params[:39], new_shots[:39])
+    np.testing.assert_array_equal(at_once(params[39]), one_by_one(params[39]))
+
+
 def test_follower_before_any_face_and_bad_input(d0_track):
     params = d0_track.params[:1].copy()
     params.valid[:] = False
