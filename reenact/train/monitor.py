@@ -78,7 +78,9 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 class TrainingLog:
     """One CSV row per logged step (and TensorBoard scalars when tensorboard is installed).
 
-    The CSV's columns are fixed at creation, so a resumed run appends to the same file.
+    A resumed run appends to the same file; one written by a version with other columns is first rewritten
+    with today's, each old value under its own name (a column it lacked stays empty), so no value lands under
+    another's heading.
     """
 
     COLUMNS = ("step", "seconds", "l1", "detail_l1", "g_adv", "feature_matching", "d_frame", "d_temporal",
@@ -89,6 +91,8 @@ class TrainingLog:
         if not path.exists():
             with open(path, "w", newline="") as f:
                 csv.writer(f).writerow(self.COLUMNS)
+        else:
+            self._match_columns()
         self._board = None
         if tensorboard_dir is not None:
             try:
@@ -97,6 +101,19 @@ class TrainingLog:
                 pass
             else:
                 self._board = SummaryWriter(str(tensorboard_dir))
+
+    def _match_columns(self) -> None:
+        with open(self.path, newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) == self.COLUMNS:
+                return
+            rows = list(reader)
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "w", newline="") as f:
+            writer = csv.DictWriter(f, self.COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(partial, self.path)
 
     def write(self, step: int, values: dict[str, float]) -> None:
         with open(self.path, "a", newline="") as f:
