@@ -63,6 +63,7 @@ from reenact.pipeline.offline import OfflineConfig, RunSummary, rerender_clip
 from reenact.pipeline.stages import FrameStages, Generate
 from reenact.recombine import RecombineConfig, RegionWeights, output_cuts, recombine
 from reenact.render.blend import BlendConfig
+from reenact.render.crop import FollowerCache
 from reenact.render.edit_mask import EditMaskConfig, edit_regions
 from reenact.render.preview import conditioning_overlay
 from reenact.runtime.backend import Backend
@@ -394,6 +395,7 @@ class FramePreviewer:
         self.cuts = (output_cuts(self.source_track, self.target_track, self.loop_source) if self.source_track
                      else self.target_track.cuts)
         self._recombined: dict[RecombineConfig, FaceParams] = {}
+        self._crops = FollowerCache()
         reader = self.frames.reader
         self._frame_size = (reader.width, reader.height)
         self._fps = reader.fps
@@ -434,7 +436,7 @@ class FramePreviewer:
         new_shots = np.isin(np.arange(shot, index + 1), self.cuts)
         new_shots[0] = True
         drawn = max(0, len(edited) - window)  # the frames before only move the crop; W fill the stack
-        stages.condition.advance(edited[:drawn], new_shots[:drawn])
+        stages.condition.advance(edited[:drawn], new_shots[:drawn], self._crops)
         conditioned = None
         for offset in range(drawn, len(edited)):
             # only the frame shown needs the target's face in its edit mask

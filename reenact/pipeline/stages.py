@@ -31,7 +31,7 @@ from reenact.params import FaceModel, FaceParams
 from reenact.pipeline.label import watermark
 from reenact.render.blend import BlendConfig, blend
 from reenact.render.conditioning import ConditionedFrame, ConditioningConfig, ConditioningStream
-from reenact.render.crop import warp_to_crop
+from reenact.render.crop import FollowerCache, warp_to_crop
 from reenact.render.edit_mask import EditMaskConfig, generator_input
 from reenact.runtime.backend import Backend
 
@@ -79,10 +79,13 @@ class Conditioner:
         """`target`: the target frame's own parameters (the edit mask covers its face and the output's)."""
         return self.stream(params, new_shot, target)
 
-    def advance(self, params: FaceParams, new_shots: np.ndarray) -> None:
+    def advance(self, params: FaceParams, new_shots: np.ndarray, cache: FollowerCache | None = None) -> None:
         """Follow frames (bool `new_shots` per frame) with the crop only, drawing nothing: the frames before a
-        span that is rendered."""
-        self.stream.follower.advance(params, new_shots)
+        span that is rendered. `cache`: resume from the states it kept (only for a conditioner not yet fed)."""
+        if cache is None:
+            self.stream.follower.advance(params, new_shots)
+        else:
+            self.stream.follower = cache.follow(self.stream.follower, params, new_shots)
 
 
 def model_input(conditioned: ConditionedFrame, frame: np.ndarray | None, context: bool) -> torch.Tensor:

@@ -16,6 +16,8 @@ i + 0.5) in frames and crops alike, as in the rasteriser and the landmarks.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from dataclasses import dataclass, field
 
 import cv2
@@ -98,6 +100,47 @@ class CropFollower:
         if valid:
             self._last = self._filter(window, self.dt)
         return self._last.copy()
+
+
+class FollowerCache:
+    """A `CropFollower`'s state along spans of one clip, kept every `every` frames under a digest of the raw
+    windows and cuts before it: the browser editor's previews follow the same shot again and again, and a span
+    that begins as an earlier one did (the same frames, the same edits up to there) resumes from the last state
+    they share instead of from the shot's first frame."""
+
+    def __init__(self, every: int = 64, states: int = 1024) -> None:
+        self.every, self.states = every, states
+        self._kept: dict[bytes, CropFollower] = {}
+
+    def follow(self, fresh: CropFollower, params: FaceParams, new_shots: np.ndarray) -> CropFollower:
+        """A follower where `fresh` (not yet fed) would be after following `params` (bool `new_shots` per
+        frame); `fresh` itself is left as it is."""
+        windows = face_windows(params, fresh.config)
+        digest, marks = hashlib.sha1(), []
+        for end in range(self.every, len(windows) + 1, self.every):
+            digest.update(windows[end - self.every:end].tobytes())
+            digest.update(np.asarray(new_shots[end - self.every:end], dtype=bool).tobytes())
+            marks.append((end, digest.digest()))
+        start, follower = 0, fresh
+        for end, key in reversed(marks):
+            if key in self._kept:
+                start, follower = end, self._kept[key]
+                break
+        follower = copy.deepcopy(follower)
+        for end, key in marks:
+            if end > start:
+                for i in range(start, end):
+                    follower._follow(windows[i], bool(new_shots[i]))
+                start = end
+                self._keep(key, follower)
+        for i in range(start, len(windows)):
+            follower._follow(windows[i], bool(new_shots[i]))
+        return follower
+
+    def _keep(self, key: bytes, follower: CropFollower) -> None:
+        self._kept[key] = copy.deepcopy(follower)
+        while len(self._kept) > self.states:
+            del self._kept[next(iter(self._kept))]
 
 
 def follow_clip(

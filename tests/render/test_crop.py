@@ -8,6 +8,7 @@ import pytest
 from reenact.params import FaceParams
 from reenact.render.crop import (
     CropFollower,
+    FollowerCache,
     apply_affine,
     crop_matrix,
     face_windows,
@@ -76,6 +77,31 @@ def test_following_a_span_at_once_is_following_it_frame_by_frame(d0_track):
         one_by_one(params[i], bool(new_shots[i]))
     at_once.advance(params[:39], new_shots[:39])
     np.testing.assert_array_equal(at_once(params[39]), one_by_one(params[39]))
+
+
+def test_a_cached_follow_resumes_where_following_from_the_start_ends(d0_track):
+    """`FollowerCache` (the editor's previews): a span that begins as an earlier one resumes from a kept state
+    and ends exactly where a fresh follower fed the whole span ends; a span that differs early does not reuse
+    the later states."""
+    params = d0_track.params[:150].copy()
+    new_shots = np.zeros(150, dtype=bool)
+    new_shots[[0, 70]] = True
+    size = (d0_track.width, d0_track.height)
+
+    def followed(span: FaceParams, shots: np.ndarray) -> np.ndarray:
+        follower = CropFollower(d0_track.fps, size)
+        follower.advance(span, shots)
+        return follower._last
+
+    cache = FollowerCache(every=16)
+    fresh = CropFollower(d0_track.fps, size)
+    for end in (100, 150, 120, 40):
+        resumed = cache.follow(fresh, params[:end], new_shots[:end])
+        np.testing.assert_array_equal(resumed._last, followed(params[:end], new_shots[:end]))
+    assert fresh._filter._x is None  # the fresh follower given is never fed
+    turned = params.copy()
+    turned.translation[50:] += 30.0  # as an edit from frame 50 on would
+    np.testing.assert_array_equal(cache.follow(fresh, turned[:150], new_shots)._last, followed(turned, new_shots))
 
 
 def test_follower_before_any_face_and_bad_input(d0_track):
