@@ -79,3 +79,12 @@ def test_place_unplace_round_trip_and_pose_convention():
 def test_euler_round_trip():
     ypr = np.array([[10.0, -5.0, 30.0], [-40.0, 20.0, -10.0]])
     np.testing.assert_allclose(euler_degrees(rotation_from_euler(ypr)), ypr, atol=1e-4)
+
+
+def test_one_frame_shapes_equal_the_batched_product():
+    """One frame takes einsum, many take BLAS's matrix product: the two paths give the same shapes."""
+    track = make_track(5)
+    together = track.model.shapes(track.params.expression)
+    one_by_one = np.concatenate([track.model.shapes(track.params.expression[t : t + 1]) for t in range(5)])
+    assert one_by_one.dtype == together.dtype == np.float32
+    np.testing.assert_allclose(one_by_one, together, atol=1e-5)
