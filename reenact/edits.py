@@ -4,9 +4,10 @@ Each edit is a small frozen dataclass (turn the head, smile, open or close an
 eye, look somewhere, set a FACS action unit) with a `Timing`: it eases in between two frames, holds, and
 optionally eases out again. An `Editor` applies a list of edits, in order, to
 FaceParams of the target (its own track, or the output of `recombine`); the
-eyelid and smile motions are learnt from the target's own clip, so edits stay
-within the expressions its generator has seen, and coefficients are clamped
-to the range seen there.
+smile motion is learnt from the target's own clip, so edits stay within the
+expressions its generator has seen, and coefficients are clamped to the range
+seen there. An eye's openness is a parameter of its own, which the renderer
+turns into lid positions.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from reenact.geometry import euler_degrees, rotation_from_euler
 from reenact.params import FaceParams, Track
 from reenact.recombine import reference_frame, smoothstep, weighted_projector, widen_range
 from reenact.tracking.canonical_face import canonical_face
-from reenact.tracking.face_regions import SUB_REGIONS, mouth_corners, region_masks
+from reenact.tracking.face_regions import mouth_corners
 
 EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: np.clip(x, 0.0, 1.0),
@@ -38,9 +39,6 @@ EDITED_FIELDS = ("rotation", "expression", "gaze", "openness")
 EYES: dict[str, list[int]] = {"right": [0], "left": [1], "both": [0, 1]}
 """Eye names (the subject's own right and left) to FaceParams eye indices."""
 
-MIN_LID_TRAVEL = 0.05
-"""Openness drop (lid gap over eye width) the target's clip must show, from its reference
-to its most-closed frame, to learn that eye's lid motion from it."""
 MIN_SMILE_CM = 0.05
 """Smallest mouth-corner raise (cm) taken as a smile of amount 1, for clips without smiles."""
 SMILE_DIRECTION = np.array([0.5, 1.0, 0.0])
@@ -134,7 +132,9 @@ class Smile:
 
 @dataclass(frozen=True)
 class SetEyeOpenness:
-    """Move an eye's openness (lid gap over eye width; 0 closed, ~0.3 wide) to a value, lids included."""
+    """Move an eye's openness (lid gap over eye width; 0 closed, ~0.3 wide) to a value. The expression is left
+    alone: the renderer puts each lid where its openness says (`reenact.render.eyelids`), one eye at a time,
+    which a basis fitted on a clip of two-eyed blinks cannot."""
 
     openness: float = 0.0
     eye: str = "both"
@@ -150,7 +150,6 @@ class SetEyeOpenness:
         eyes = EYES[self.eye]
         change = weight[:, None] * (self.openness - out.openness[:, eyes])
         out.openness[:, eyes] += change
-        out.expression += change @ editor.lid_directions(eyes)
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ EDIT_TYPES = (TurnHead, Smile, SetEyeOpenness, LookAt, SetActionUnit)
 
 
 class Editor:
-    """Applies edits to a target's FaceParams, with lid and smile motions learnt from the target's clip."""
+    """Applies edits to a target's FaceParams, with the smile motion learnt from the target's clip."""
 
     def __init__(self, track: Track, reference: int | None = None, clamp: bool = True, clamp_margin: float = 0.05,
                  say: Callable[[str], object] | None = None) -> None:
@@ -231,7 +230,6 @@ class Editor:
         self.reference = reference_frame(track.model, track.params, reference)
         self.bounds = widen_range(track.model.coefficient_range, clamp_margin) if clamp else None
         self.say = say or (lambda line: warnings.warn(line, ReachWarning, stacklevel=4))
-        self._lids: dict[int, np.ndarray] = {}
         self._aus: dict[int, np.ndarray] = {}
 
     def apply(self, params: FaceParams, edits: Sequence[Edit], first_frame: int = 0) -> FaceParams:
@@ -262,13 +260,6 @@ class Editor:
         for name in EDITED_FIELDS:
             getattr(out, name)[rows] = getattr(block, name)
         return out
-
-    def lid_directions(self, eyes: list[int]) -> np.ndarray:
-        """float32 len(eyes)xK coefficient change per unit openness increase of each eye (learnt on first use)."""
-        for e in eyes:
-            if e not in self._lids:
-                self._lids[e] = self._learn_lid(e)
-        return np.stack([self._lids[e] for e in eyes])
 
     def room(self, expression: np.ndarray, change: np.ndarray) -> np.ndarray:
         """float32 T share (0..1) of each frame's coefficient `change` TxK that keeps `expression` TxK within
@@ -332,29 +323,6 @@ class Editor:
                                self.reference.openness + self.au_openness[column])[0, column]
         coefficients = coefficients / np.clip(reads, 1.0 / MAX_AU_GAIN, 1.0)
         return coefficients.astype(np.float32), reach
-
-    def _learn_lid(self, eye: int) -> np.ndarray:
-        """The lid displacement from the reference to the clip's most-closed frame of this eye, kept to that
-        eye's region, per unit of openness, least-squares fitted in the target's basis.
-
-        Each eye's fit treats the rest of the face (the other eye too) as wanting
-        no motion, so the directions add up for both eyes; a basis that only
-        knows symmetric blinks closes one eye about halfway and the other a
-        little (a wink needs a clip with winks).
-        """
-        valid = np.flatnonzero(self.clip.valid)
-        closed = valid[np.argmin(self.clip.openness[valid, eye])]
-        travel = float(self.reference.openness[0, eye] - self.clip.openness[closed, eye])
-        if travel < MIN_LID_TRAVEL:
-            name = ("right", "left")[eye]
-            raise SettingError(
-                f"the target's clip never closes its {name} eye (openness drops by {travel:.3f} at most, "
-                f"need {MIN_LID_TRAVEL}), so its eyelid motion cannot be learnt; use a clip with blinks"
-            )
-        shapes = self.model.shapes(np.concatenate([self.reference.expression, self.clip.expression[closed : closed + 1]]))
-        mask = region_masks()[SUB_REGIONS.index(("right_eye", "left_eye")[eye])]
-        displacement = (shapes[0] - shapes[1]) * mask[:, None] / travel
-        return self.model.project(displacement[None])[0]
 
     @cached_property
     def smile_direction(self) -> np.ndarray:

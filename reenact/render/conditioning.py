@@ -41,6 +41,7 @@ from reenact.errors import SettingError
 from reenact.params import FaceModel, FaceParams, Track, place
 from reenact.render.crop import CropConfig, CropFollower, apply_affine, crop_matrix
 from reenact.render.edit_mask import EditMaskConfig
+from reenact.render.eyelids import Eyelids
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
 from reenact.tracking.face_regions import region_masks
@@ -167,6 +168,7 @@ class ConditioningRenderer:
         self.sub_region = torch.from_numpy(1 + triangle_sub_regions()).to(torch.uint8).to(self.device)
         light = torch.tensor(LIGHT)
         self.light = (light / light.norm()).to(self.device)
+        self.eyelids = Eyelids()
 
     def render(self, params: FaceParams, matrix: np.ndarray) -> FrameImages:
         """Images of one valid frame (`params` of length 1) in the crop given by the frame-to-crop `matrix`."""
@@ -175,7 +177,9 @@ class ConditioningRenderer:
         if matrix.shape != (2, 3):
             raise ValueError(f"matrix must be a 2 x 3 frame-to-crop affine, got shape {matrix.shape}")
         shapes = self.model.shapes(params.expression)
-        points = np.concatenate([shapes, iris_centres(shapes, params.gaze)], axis=1)
+        irises = iris_centres(shapes, params.gaze)  # the lids' own mesh places the eyeball; moving a lid leaves it
+        shapes = self.eyelids.place(shapes, params.openness)
+        points = np.concatenate([shapes, irises], axis=1)
         posed = apply_affine(place(points, params.rotation, params.translation, params.scale)[0], matrix)
         vertices = torch.from_numpy(posed[None, :N_VERTICES]).to(self.device)
 
@@ -206,7 +210,7 @@ class ConditioningRenderer:
         many pixels hides the coarser edge)."""
         if self.size % coarse:
             raise ValueError(f"coarse ({coarse}) must divide the crop size ({self.size})")
-        shapes = self.model.shapes(params.expression)
+        shapes = self.eyelids.place(self.model.shapes(params.expression), params.openness)
         posed = apply_affine(place(shapes, params.rotation, params.translation, params.scale)[0], matrix / coarse)
         side = self.size // coarse
         fragments = rasterize(torch.from_numpy(posed[None]).to(self.device), self.triangles, (side, side))
