@@ -30,6 +30,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,6 +384,9 @@ class FramePreviewer:
         self.target_clip = Path(target_clip)
         self.source = Path(source) if source is not None else None
         self.frames = FrameSeeker(self.target_clip)
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reenact-preview-decode")
+        """Decodes the frame shown while its conditioning is drawn (a seek decodes from the last keyframe; PyAV
+        and torch's ops release the GIL, so the two share a 2-core CPU)."""
         if self.source is not None:
             VideoReader(self.source)  # checked before the long work
         self.target_track, self.source_track, self._still_recombination, self.loop_source = _track_inputs(
@@ -424,6 +428,7 @@ class FramePreviewer:
         start_time = time.perf_counter()
         if not 0 <= index < self.n_frames:
             raise SettingError(f"frame {index} is not in {self.target_clip.name} (frames 0 to {self.n_frames - 1})")
+        decoded = self._decoder.submit(self.frames.__getitem__, index)
         recombination = self.recombination(recombination)
         params = self._params(recombination or RecombineConfig())
         shot = int(max([0, *(int(cut) for cut in self.cuts if cut <= index)]))
@@ -439,16 +444,17 @@ class FramePreviewer:
         stages.condition.advance(edited[:drawn], new_shots[:drawn], self._crops)
         conditioned = None
         for offset in range(drawn, len(edited)):
-            # only the frame shown needs the target's face in its edit mask
-            conditioned = stages.condition(edited[offset], bool(new_shots[offset]),
-                                           own[offset] if offset == len(edited) - 1 else None)
-        frame = self.frames[index]
+            shown = offset == len(edited) - 1  # only the frame shown needs an edit mask (with the target's face)
+            conditioned = stages.condition(edited[offset], bool(new_shots[offset]), own[offset] if shown else None,
+                                           edit_mask=shown)
+        frame = decoded.result()
         crop = stages.generate([conditioned], [frame])[0] if conditioned.valid else None
         rendered = stages.composite(frame, conditioned, crop)
         overlay = conditioning_overlay(frame, conditioned)
         return FramePreview(frame, overlay, rendered, time.perf_counter() - start_time)
 
     def close(self) -> None:
+        self._decoder.shutdown()
         self.frames.close()
 
 

@@ -75,9 +75,11 @@ class Conditioner:
         return cls(model, fps, frame_size, info.conditioning(), (edit or EditMaskConfig()) if info.generator.context
                    else None, device)
 
-    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None) -> ConditionedFrame:
-        """`target`: the target frame's own parameters (the edit mask covers its face and the output's)."""
-        return self.stream(params, new_shot, target)
+    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None,
+                 edit_mask: bool = True) -> ConditionedFrame:
+        """`target`: the target frame's own parameters (the edit mask covers its face and the output's);
+        `edit_mask=False`: leave the mask out (a frame that only fills a later frame's stack)."""
+        return self.stream(params, new_shot, target, edit_mask)
 
     def advance(self, params: FaceParams, new_shots: np.ndarray, cache: FollowerCache | None = None) -> None:
         """Follow frames (bool `new_shots` per frame) with the crop only, drawing nothing: the frames before a

@@ -293,9 +293,11 @@ class ConditioningStream:
         self.edit = edit
         self._history: deque[torch.Tensor] = deque(maxlen=config.window - 1)
 
-    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None) -> ConditionedFrame:
+    def __call__(self, params: FaceParams, new_shot: bool = False, target: FaceParams | None = None,
+                 edit_mask: bool = True) -> ConditionedFrame:
         """The next frame (`params` of length 1; `new_shot` at a cut). `target`: the parameters of the target frame
-        being re-rendered, when they differ from `params`; the edit mask then covers where both put the face."""
+        being re-rendered, when they differ from `params`; the edit mask then covers where both put the face.
+        `edit_mask=False`: no edit mask even with an `edit` config (a frame drawn only for later frames' stacks)."""
         window = self.follower(params, new_shot)
         matrix = crop_matrix(window, self.config.crop.size)
         if new_shot or not params.valid[0]:
@@ -311,14 +313,14 @@ class ConditioningStream:
         older += [older[-1] if older else frame.images] * (self.config.window - 1 - len(older))
         stack = torch.cat([frame.images, *older]) if older else frame.images
         self._history.appendleft(frame.images)
-        edit_mask = None
-        if self.edit is not None:
+        mask = None
+        if self.edit is not None and edit_mask:
             maps = [frame.sub_regions]
             if target is not None and target.valid[0] and not _same_face(target, params):
                 maps.append(self.renderer.sub_regions(target, matrix, TARGET_MASK_COARSENESS))
-            edit_mask = self.edit.mask(*maps)
+            mask = self.edit.mask(*maps)
         return ConditionedFrame(stack, window, matrix, frame.face_mask, frame.region_mask, frame.sub_regions,
-                                valid=True, edit_mask=edit_mask)
+                                valid=True, edit_mask=mask)
 
 
 def _same_face(a: FaceParams, b: FaceParams) -> bool:

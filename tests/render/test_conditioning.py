@@ -21,6 +21,7 @@ from reenact.render.conditioning import (
     stack_indices,
 )
 from reenact.render.crop import CropConfig, apply_affine, crop_matrix, face_windows
+from reenact.render.edit_mask import EditMaskConfig
 from reenact.tracking.canonical_face import canonical_face
 from reenact.tracking.fitting import eye_state
 
@@ -154,3 +155,14 @@ def test_coarse_sub_regions_differ_only_along_region_edges(d0_track):
         assert near_edges[differ > 0].all(), f"frame {t}"
     with pytest.raises(ValueError, match="divide"):
         renderer.sub_regions(track.params[0], matrix, 3)
+
+
+def test_a_frame_drawn_without_its_edit_mask_has_the_same_stack(d0_track):
+    """What the preview asks of the frames that only fill the shown frame's stack."""
+    size = (d0_track.width, d0_track.height)
+    streams = [ConditioningStream(d0_track.model, d0_track.fps, size, config(), edit=EditMaskConfig()) for _ in "ab"]
+    for t in range(4):
+        with_mask, without = streams[0](d0_track.params[t]), streams[1](d0_track.params[t], edit_mask=t == 3)
+        assert torch.equal(with_mask.stack, without.stack) and with_mask.edit_mask is not None
+        assert (without.edit_mask is None) == (t < 3)
+    assert torch.equal(with_mask.edit_mask, without.edit_mask)
