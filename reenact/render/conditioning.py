@@ -45,6 +45,7 @@ from reenact.render.eyelids import Eyelids
 from reenact.render.rasterizer import interpolate, rasterize, take
 from reenact.tracking.canonical_face import N_VERTICES, canonical_face
 from reenact.tracking.face_regions import region_masks
+from reenact.tracking.fitting import eye_axes
 
 CHANNELS = ("correspondence_x", "correspondence_y", "correspondence_z", "shading", "openings")
 """The per-frame channel layout, C = 5: mean-face position (3), Lambertian shading (1), eye and mouth openings (1).
@@ -101,10 +102,8 @@ def iris_centres(shapes: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     points = shapes[:, face.eye_points]  # T x 2 eyes x 4 (corner, corner, upper, lower) x 3
     p = points[..., :2]
     left, right, upper, lower = (p[:, :, k] for k in range(4))
-    axis = right - left
-    half = np.linalg.norm(axis, axis=-1, keepdims=True) / 2
-    x_dir = axis / (2 * half)
-    y_dir = np.stack([-x_dir[..., 1], x_dir[..., 0]], axis=-1)
+    x_dir, y_dir, width = eye_axes(left, right)
+    half = width[..., None] / 2
     corners_mid, lids_mid = (left + right) / 2, (upper + lower) / 2
     along = gaze[..., :1] * half
     across = gaze[..., 1:] * half + ((lids_mid - corners_mid) * y_dir).sum(-1, keepdims=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.tracking.canonical_face import canonical_face
+from reenact.tracking.fitting import eye_axes
 
 LID_REACH = 0.4
 """Height above the upper lid contour, in eye widths, over which the lid's move fades to nothing: on the
@@ -36,8 +37,9 @@ with the canonical face's profile instead."""
 class _Eye:
     corners: tuple[int, int]
     """The corner vertices (the eye's x axis runs from the first to the second)."""
-    centre: tuple[int, int]
-    """The upper and lower lid vertices that `FaceParams.openness` is measured between."""
+    top: int
+    bottom: int
+    """Where in `upper` and in `lower` the lid vertices that `FaceParams.openness` is measured between lie."""
     upper: np.ndarray
     """Upper lid contour vertices, corners excluded, in order from the first corner to the second."""
     lower: np.ndarray
@@ -49,13 +51,9 @@ class _Eye:
 
 
 def _eye_frame(points: np.ndarray, corners: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per shape T x 468 x 2: the eye's centre T x 2, x and up axes T x 2 and width T."""
+    """Per shape T x 468 x 2: the eye's centre T x 2, x and up axes T x 2 and width T (`eye_axes`)."""
     first, second = points[:, corners[0]], points[:, corners[1]]
-    axis = second - first
-    width = np.linalg.norm(axis, axis=-1)
-    x_dir = axis / width[:, None]
-    up = np.stack([-x_dir[:, 1], x_dir[:, 0]], axis=-1)
-    return (first + second) / 2, x_dir, up, width
+    return ((first + second) / 2, *eye_axes(first, second))
 
 
 def _coordinates(points: np.ndarray, vertices: np.ndarray, frame: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +62,17 @@ def _coordinates(points: np.ndarray, vertices: np.ndarray, frame: tuple) -> tupl
     rel = points[:, vertices] - centre[:, None]
     return ((rel * x_dir[:, None]).sum(-1) / (width[:, None] / 2),
             (rel * up[:, None]).sum(-1) / width[:, None])
+
+
+def _lid_gaps(points: np.ndarray, frame: tuple, upper: np.ndarray, lower: np.ndarray, top: int,
+              bottom: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per shape: the upper contour's positions along the eye and heights (T x U), the lower lid's height below
+    each (the contour read there, and at `top` the `bottom` vertex that openness is measured to) and the gap."""
+    lid_u, lid_v = _coordinates(points, upper, frame)
+    low_u, low_v = _coordinates(points, lower, frame)
+    floor = _interp(lid_u, low_u, low_v)
+    floor[:, top] = low_v[:, bottom]
+    return lid_u, lid_v, floor, lid_v - floor
 
 
 def _interp(u: np.ndarray, knots_u: np.ndarray, knots_v: np.ndarray) -> np.ndarray:
@@ -93,10 +102,10 @@ class Eyelids:
             height = sv - _interp(su[None], np.r_[-1.0, lid_u, 1.0][None], np.r_[0.0, lid_v, 0.0][None])[0]
             skin = np.flatnonzero((np.abs(su) < 1) & (height > 1e-6) & (height < LID_REACH)
                                   & ~np.isin(np.arange(len(su)), contour))
-            low_u, low_v = (c[0] for c in _coordinates(points, lower, frame))
-            gap = lid_v - np.interp(lid_u, low_u, low_v)
-            openness = v[list(contour).index(top)] - v[list(contour).index(bottom)]
-            self.eyes.append(_Eye((left, right), (top, bottom), upper, lower, skin, (gap / openness).astype(np.float32)))
+            at_top, at_bottom = list(upper).index(top), list(lower).index(bottom)
+            gap = _lid_gaps(points, frame, upper, lower, at_top, at_bottom)[3][0]
+            self.eyes.append(_Eye((left, right), at_top, at_bottom, upper, lower, skin,
+                                  (gap / gap[at_top]).astype(np.float32)))
 
     def place(self, shapes: np.ndarray, openness: np.ndarray) -> np.ndarray:
         """Copy of canonical shapes T x 468 x 3 whose upper lids open each eye to `openness` T x 2 (right, left;
@@ -105,13 +114,8 @@ class Eyelids:
         points = shapes[..., :2]
         for e, eye in enumerate(self.eyes):
             frame = _eye_frame(points, eye.corners)
-            lid_u, lid_v = _coordinates(points, eye.upper, frame)
-            low_u, low_v = _coordinates(points, eye.lower, frame)
-            floor = _interp(lid_u, low_u, low_v)
-            top = list(eye.upper).index(eye.centre[0])
-            floor[:, top] = low_v[:, list(eye.lower).index(eye.centre[1])]  # openness is measured to this vertex
-            gap = lid_v - floor
-            mesh = gap[:, top]
+            lid_u, lid_v, floor, gap = _lid_gaps(points, frame, eye.upper, eye.lower, eye.top, eye.bottom)
+            mesh = gap[:, eye.top]
             profile = np.where((mesh > MIN_GAP)[:, None], gap / np.maximum(mesh, MIN_GAP)[:, None], eye.profile)
             move = floor + np.maximum(openness[:, e], 0.0)[:, None] * profile - lid_v  # eye widths, along up
             skin_u, skin_v = _coordinates(points, eye.skin, frame)

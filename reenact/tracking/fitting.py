@@ -62,6 +62,16 @@ def fit_pose(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, 
     return head_rotation.astype(np.float32), trans[:, :2].astype(np.float32), scale.astype(np.float32)
 
 
+def eye_axes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An eye's measuring frame from its corners' 2-D positions (... x 2 each): the unit x axis from the first
+    corner to the second, the up axis (x rotated +90 degrees) and the corners' distance (...), as gaze and
+    openness are measured in."""
+    axis = second - first
+    width = np.linalg.norm(axis, axis=-1)
+    x_dir = axis / width[..., None]
+    return x_dir, np.stack([-x_dir[..., 1], x_dir[..., 0]], axis=-1), width
+
+
 def eye_state(canonical_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gaze Tx2x2 and openness Tx2 of both eyes from pose-normalised landmarks Tx478x3.
 
@@ -73,14 +83,11 @@ def eye_state(canonical_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = canonical_points[..., :2]
     left, right, upper, lower = (p[:, face.eye_points[:, k]] for k in range(4))  # each Tx2x2
     iris = p[:, face.iris_centres]
-    axis = right - left
-    width = np.linalg.norm(axis, axis=-1, keepdims=True)
-    x_dir = axis / width
-    y_dir = np.stack([-x_dir[..., 1], x_dir[..., 0]], axis=-1)  # x rotated +90 degrees: up
-    half = width[..., 0] / 2
+    x_dir, y_dir, width = eye_axes(left, right)
+    half = width / 2
     gaze_x = ((iris - (left + right) / 2) * x_dir).sum(-1) / half
     gaze_y = ((iris - (upper + lower) / 2) * y_dir).sum(-1) / half
-    openness = ((upper - lower) * y_dir).sum(-1) / width[..., 0]
+    openness = ((upper - lower) * y_dir).sum(-1) / width
     return np.stack([gaze_x, gaze_y], axis=-1).astype(np.float32), openness.astype(np.float32)
 
 
