@@ -205,9 +205,14 @@ def bench_pipeline(model: Path | None) -> list[Row]:
     Live: drive_d3.mp4 as a real-time file camera (30 fps, looped) for 20 s, the generator on one
     thread as `reenact live` runs it, into a file.
     """
+    import numpy as np
+
+    from reenact.pipeline.label import watermark
     from reenact.render.blend import benchmark_ms
 
-    rows: list[Row] = [{"stage": "blend a 256 crop into 640x480 (feather + colour match)", "ms_per_frame": benchmark_ms()}]
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    rows: list[Row] = [{"stage": "blend a 256 crop into 640x480 (feather + colour match)", "ms_per_frame": benchmark_ms()},
+                       {"stage": "watermark a 640x480 frame", "ms_per_frame": median_ms(lambda: watermark(frame))}]
     if model is None:
         rows.append({"stage": "offline run / live", "note": "skipped: give --model models/NAME"})
         return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -64,15 +63,11 @@ def test_watermark_marks_only_a_small_corner(size):
     assert correlation > 0.2
 
 
-def test_watermark_text_is_legible_and_cheap():
+def test_watermark_text_is_legible():
     frame = np.full((480, 640, 3), 128, np.uint8)
     marked = watermark(frame)
     corner = marked[440:, 400:].astype(int)
-    assert corner.max() - corner.min() > 80  # bright letters on a dark box
-    start = time.perf_counter()
-    for _ in range(100):
-        watermark(frame)
-    assert (time.perf_counter() - start) / 100 < 2e-3
+    assert corner.max() - corner.min() > 80  # bright letters on a dark box (its cost: tools/bench.py --only pipeline)
 
 
 def test_watermark_rejects_bad_frames():
