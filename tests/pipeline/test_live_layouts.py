@@ -11,7 +11,7 @@ import pytest
 from reenact.pipeline.live import FrameMeta, GenerateAhead, LiveConfig, run_live
 from reenact.tracking.landmarks import LandmarkDetector
 from reenact.tracking.live import LiveTrackingConfig, SourceTracker
-from reenact.video_io import read_frames
+from reenact.video_io import VideoReader, read_frames
 
 
 class SlowOne:
@@ -55,11 +55,10 @@ def test_depth_2_runs_end_to_end(random_model, data, tmp_path) -> None:
     summary = run_live(random_model, config, backend, say=lambda line: None)
     backend.close()
     # The file camera plays in real time, so how many frames get through depends on the machine's load:
-    # the test asks only that frames went past the two in flight and that every one shown reached the file
-    # (which repeats a frame until the next arrives, to keep the camera's timing).
+    # the test asks only that frames went past the two in flight and that the file holds at least as many
+    # frames as were shown (it repeats a frame until the next arrives, to keep the camera's timing).
     assert summary.failed == 0 and summary.generated > 2 and summary.rendered <= summary.captured
-    written, _ = read_frames(tmp_path / "live.mp4")
-    assert len(written) >= summary.rendered
+    assert VideoReader(tmp_path / "live.mp4").n_frames >= summary.rendered
     assert "generate" in summary.clock.seconds and np.isfinite(summary.latency_ms).all()
 
 
