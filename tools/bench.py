@@ -371,6 +371,8 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "+ bfloat16 autocast": {"detail_weight": 0.0},
     "+ detail-band L1 (the cpu preset now)": {},
     "a step on 128 px windows (--patch-size 128)": {"patch_size": 128},
+    "generator base width 16 (--base-width 16)": {"base_width": 16},
+    "base width 16 + current-frame head skip (--head-skip frame)": {"base_width": 16, "head_skip": "frame"},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

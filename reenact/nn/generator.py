@@ -85,6 +85,11 @@ class GeneratorConfig:
     head_width: int = 16
     """Channels of the one full-resolution layer when stem_stride is 2 (it sees the upsampled
     features and the raw conditioning); full resolution is where narrow layers cost most."""
+    head_skip_channels: int = 0
+    """What that layer sees of the raw input beside the features: 0, all of it (W frames, context,
+    texture); N, only the first N conditioning channels (the current frame's C, set by
+    `NetworkPreset.with_conditioning`), with the context and texture. The older frames' fine detail is not
+    needed there, and the layer's input copies and convolution are a third of a cpu training step."""
     context: bool = False
     """The input ends with the masked target crop (3) and the edit mask (1), and the output is composited
     over that crop outside the mask (see the module docstring)."""
@@ -108,6 +113,10 @@ class GeneratorConfig:
             raise ValueError("level_convs and bottleneck_blocks must be >= 0")
         if self.head_width < 1:
             raise ValueError(f"head_width must be >= 1, got {self.head_width}")
+        stack = self.in_channels - CONTEXT_CHANNELS * self.context
+        if not 0 <= self.head_skip_channels <= stack:
+            raise ValueError(f"head_skip_channels must be in [0, {stack}] (the conditioning stack), "
+                             f"got {self.head_skip_channels}")
         if self.context and (self.in_channels < CONTEXT_CHANNELS + 2 or self.context_feather < 2):
             raise ValueError(f"context needs in_channels >= {CONTEXT_CHANNELS + 2} and context_feather >= 2, got "
                              f"{self.in_channels} and {self.context_feather}")
@@ -131,6 +140,13 @@ class GeneratorConfig:
     def network_channels(self) -> int:
         """Channels the convolutions take: the input and the sampled neural texture."""
         return self.in_channels + self.texture_channels
+
+    @property
+    def head_skip_width(self) -> int:
+        """Channels of the raw input the full-resolution layer sees (see `head_skip_channels`)."""
+        if not self.head_skip_channels:
+            return self.network_channels
+        return self.head_skip_channels + CONTEXT_CHANNELS * self.context + self.texture_channels
 
     @property
     def multiple(self) -> int:
@@ -262,7 +278,7 @@ class Generator(nn.Module):
         self.up = nn.ModuleList(UpLevel(c(i + 1), c(i), c(i), config) for i in reversed(range(config.levels)))
         if config.stem_stride == 2:
             # Back to full resolution, with the raw conditioning as the full-resolution skip.
-            self.head_up: UpLevel | None = UpLevel(c(0), config.network_channels, config.head_width, config, refine=False)
+            self.head_up: UpLevel | None = UpLevel(c(0), config.head_skip_width, config.head_width, config, refine=False)
             head_in = config.head_width
         else:
             self.head_up = None
@@ -273,8 +289,9 @@ class Generator(nn.Module):
         """float32 B x in_channels x S x S in [-1, 1] -> float32 B x out_channels x S x S in [-1, 1]."""
         check_image_stack(conditioning, "conditioning", self.config.in_channels, self.config.multiple)
         inputs = conditioning
-        if self.texture is not None:
-            inputs = torch.cat([conditioning, self.texture(conditioning[:, :2])], dim=1)
+        texture = self.texture(conditioning[:, :2]) if self.texture is not None else None
+        if texture is not None:
+            inputs = torch.cat([conditioning, texture], dim=1)
         x = self.stem(inputs)
         skips = [x]
         for down in self.down:
@@ -284,13 +301,26 @@ class Generator(nn.Module):
         for up in self.up:
             x = up(x, skips.pop())
         if self.head_up is not None:
-            x = self.head_up(x, inputs)
+            x = self.head_up(x, self._head_skip(conditioning, inputs, texture))
         image = torch.tanh(self.head(x))
         if not self.config.context:
             return image
         context, mask = conditioning[:, -CONTEXT_CHANNELS:-1], conditioning[:, -1:] > 0
         weight = context_weight(mask, self.config.context_feather)
         return weight * image + (1 - weight) * context
+
+    def _head_skip(self, conditioning: Tensor, inputs: Tensor, texture: Tensor | None) -> Tensor:
+        """The raw input the full-resolution layer sees: all of it, or the current frame's channels with the
+        context and the texture (`GeneratorConfig.head_skip_channels`)."""
+        n = self.config.head_skip_channels
+        if not n:
+            return inputs
+        parts = [conditioning[:, :n]]
+        if self.config.context:
+            parts.append(conditioning[:, -CONTEXT_CHANNELS:])
+        if texture is not None:
+            parts.append(texture)
+        return torch.cat(parts, dim=1)
 
 
 def random_input(batch: int, channels: int, size: int, generator: torch.Generator | None = None) -> Tensor:

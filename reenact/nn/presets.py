@@ -96,7 +96,8 @@ class NetworkPreset:
             self,
             window=window,
             channels=channels,
-            generator=replace(self.generator, in_channels=input_channels(stack, self.generator.context)),
+            generator=replace(self.generator, in_channels=input_channels(stack, self.generator.context),
+                              head_skip_channels=channels if self.generator.head_skip_channels else 0),
             discriminator=replace(self.discriminator, cond_channels=stack),
             temporal=replace(self.temporal, per_frame=replace(self.temporal.per_frame, cond_channels=channels)),
         )

@@ -14,6 +14,7 @@ something meaningful to judge, and the L1-only steps cost a third as much.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 from reenact.errors import SettingError
 from reenact.nn.generator import input_channels
@@ -80,6 +81,11 @@ class TrainConfig:
     """Neural texture channels (None: the network preset's; 0: none)."""
     detail_gain: float | None = None
     """Gain of the discriminators' detail band (None: the network preset's; 0: none)."""
+    base_width: int | None = None
+    """Generator channels at its first level, doubled at each level down (None: the network preset's)."""
+    head_skip: Literal["stack", "frame"] | None = None
+    """What the generator's full-resolution layer sees of its input: the whole conditioning stack, or the
+    current frame's channels only (`GeneratorConfig.head_skip_channels`; None: the network preset's)."""
 
     def check(self, network: NetworkPreset, world_size: int = 1) -> None:
         """Every cross-field rule, each with what to do; ValueError on the first broken one."""
@@ -143,6 +149,13 @@ def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPrese
     generator = replace(preset.generator, context=config.context, in_channels=input_channels(stack, config.context))
     if config.texture_channels is not None:
         generator = replace(generator, texture_channels=config.texture_channels)
+    if config.base_width is not None:
+        try:
+            generator = replace(generator, base_width=config.base_width)
+        except ValueError as error:
+            raise SettingError(f"--base-width {config.base_width}: {error}") from None
+    if config.head_skip is not None:
+        generator = replace(generator, head_skip_channels=preset.channels if config.head_skip == "frame" else 0)
     discriminator, temporal = preset.discriminator, preset.temporal
     if config.detail_gain is not None:
         discriminator = replace(discriminator, detail_gain=config.detail_gain)

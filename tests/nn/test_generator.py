@@ -126,6 +126,34 @@ def test_config_variants_run(stem_stride: int, separable: bool, norm: str) -> No
     out.mean().backward()
 
 
+@pytest.mark.parametrize("skip", [0, 5])
+def test_head_skip_takes_the_current_frame_context_and_texture(skip: int) -> None:
+    """head_skip_channels N: the full-resolution layer's raw input is the stack's first N channels (the current
+    frame), the context and the sampled texture; 0: the whole network input."""
+    config = replace(get_preset("tiny").with_conditioning(window=2, channels=5).generator, head_skip_channels=skip)
+    model = build_generator(config).eval()
+    x = _stack(2, config.in_channels, 64)
+    seen: list[torch.Tensor] = []
+    model.head_up.register_forward_hook(lambda _module, args, _out: seen.append(args[1]))
+    with torch.no_grad():
+        model(x)
+        texture = model.texture(x[:, :2])
+    expected = (
+        torch.cat([x, texture], 1) if not skip else torch.cat([x[:, :skip], x[:, -CONTEXT_CHANNELS:], texture], 1)
+    )
+    assert config.head_skip_width == expected.shape[1]
+    torch.testing.assert_close(seen[0], expected)
+
+
+def test_with_conditioning_keeps_a_frame_head_skip_on_the_current_frame() -> None:
+    preset = get_preset("tiny")
+    frame = replace(preset, generator=replace(preset.generator, head_skip_channels=preset.channels))
+    assert frame.with_conditioning(window=3, channels=4).generator.head_skip_channels == 4
+    assert preset.with_conditioning(window=3, channels=4).generator.head_skip_channels == 0
+    with pytest.raises(ValueError, match="head_skip_channels"):
+        replace(preset.generator, head_skip_channels=preset.generator.in_channels)
+
+
 @pytest.mark.parametrize(
     "field, value",
     [
