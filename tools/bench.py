@@ -360,7 +360,9 @@ def bench_live(model: Path | None) -> list[Row]:
     return rows
 
 
-BEFORE_BF16: dict[str, object] = {"amp": False, "detail_weight": 0.0}
+BEFORE_SHAPE: dict[str, object] = {"base_width": 24, "head_skip": "stack"}
+"""The cpu preset's generator before base width 16 and the current-frame head skip."""
+BEFORE_BF16: dict[str, object] = {"amp": False, "detail_weight": 0.0, **BEFORE_SHAPE}
 """The cpu preset's training before bfloat16 autocast on CPU and the detail-band L1."""
 ABLATIONS: dict[str, dict[str, object]] = {
     "main before issue 12 (no context, no texture, no detail band)": {"context": False, "texture_channels": 0,
@@ -368,11 +370,11 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "+ detail band": {"context": False, "texture_channels": 0, **BEFORE_BF16},
     "+ context": {"texture_channels": 0, **BEFORE_BF16},
     "+ neural texture": BEFORE_BF16,
-    "+ bfloat16 autocast": {"detail_weight": 0.0},
-    "+ detail-band L1 (the cpu preset now)": {},
-    "a step on 128 px windows (--patch-size 128)": {"patch_size": 128},
-    "generator base width 16 (--base-width 16)": {"base_width": 16},
-    "base width 16 + current-frame head skip (--head-skip frame)": {"base_width": 16, "head_skip": "frame"},
+    "+ bfloat16 autocast": {"detail_weight": 0.0, **BEFORE_SHAPE},
+    "+ detail-band L1": BEFORE_SHAPE,
+    "a step on 128 px windows (--patch-size 128)": {"patch_size": 128, **BEFORE_SHAPE},
+    "+ generator base width 16 (--base-width 16)": {"head_skip": "stack"},
+    "+ current-frame head skip (the cpu preset now)": {},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

@@ -172,8 +172,9 @@ def test_config_rejects_bad_fields(field: str, value: object) -> None:
 
 
 def test_cpu_preset_fits_real_time_budget() -> None:
-    """The cpu preset's cost at 256 px: measured 20.5 ms per frame in ONNX Runtime on 2 cores at 5.17 GFLOPs."""
-    assert generator_gflops(get_preset("cpu").generator, 256) < 5.5
+    """The cpu preset's cost at 256 px stays at the 2.93 GFLOPs its ms per frame were measured at
+    (`python tools/bench.py --only training`): a wider preset must be re-measured, not slip in."""
+    assert generator_gflops(get_preset("cpu").generator, 256) < 3.0
 
 
 def test_presets_by_name() -> None:

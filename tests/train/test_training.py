@@ -141,9 +141,11 @@ def test_a_patch_must_be_smaller_than_the_crop_and_fit_the_networks(patch):
 
 
 def test_generator_shape_ablations_reach_the_network():
-    generator = network_for(train_preset("cpu", base_width=16, head_skip="frame"), 5, N_CHANNELS).generator
-    assert (generator.base_width, generator.head_skip_channels) == (16, N_CHANNELS)
-    assert network_for(train_preset("cpu"), 5, N_CHANNELS).generator.head_skip_channels == 0
+    """--base-width 24 --head-skip stack rebuilds the cpu generator as it was before the shape ablation."""
+    default = network_for(train_preset("cpu"), 5, N_CHANNELS).generator
+    assert (default.base_width, default.head_skip_channels) == (16, N_CHANNELS)
+    before = network_for(train_preset("cpu", base_width=24, head_skip="stack"), 5, N_CHANNELS).generator
+    assert (before.base_width, before.head_skip_channels) == (24, 0)
     with pytest.raises(SettingError, match="--base-width 12"):  # 12, 24, 48 ... do not divide into 8 groups
         network_for(train_preset("cpu", base_width=12), 5, N_CHANNELS)
 
