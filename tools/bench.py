@@ -375,6 +375,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "a step on 128 px windows (--patch-size 128)": {"patch_size": 128, **BEFORE_SHAPE},
     "+ generator base width 16 (--base-width 16)": {"head_skip": "stack"},
     "+ current-frame head skip (the cpu preset now)": {},
+    "discriminators at width 32 (--disc-width 32)": {"disc_width": 32},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

@@ -44,11 +44,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           help="the generator paints the whole crop instead of re-rendering only the edit mask")
     ablation.add_argument("--texture-channels", type=int, help="neural texture channels (0: none)")
     ablation.add_argument("--base-width", type=int,
-                          help="generator channels at its first level, doubled per level down (cpu preset: 24)")
+                          help="generator channels at its first level, doubled per level down (cpu preset: 16)")
     ablation.add_argument("--head-skip", choices=("stack", "frame"),
                           help="what the full-resolution layer sees of the input: the whole conditioning stack "
                                "or the current frame's channels only (cheaper; default: the preset's)")
     ablation.add_argument("--detail-gain", type=float, help="gain of the discriminators' detail band (0: none)")
+    ablation.add_argument("--disc-width", type=int,
+                          help="first-layer channels of both discriminators (cpu preset: 64); an adversarial "
+                               "step's discriminator cost falls about with its square")
     ablation.add_argument("--detail-weight", type=float,
                           help="weight of the L1 on three octaves of detail bands (0: none)")
     ablation.add_argument("--adv-start", type=int, help="step at which the adversarial phase starts")
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                           context=False if args.no_context else None, texture_channels=args.texture_channels,
                           detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
                           amp=False if args.float32 else None, patch_size=args.patch_size,
-                          patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip)
+                          patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip,
+                          disc_width=args.disc_width)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

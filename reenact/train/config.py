@@ -86,6 +86,9 @@ class TrainConfig:
     head_skip: Literal["stack", "frame"] | None = None
     """What the generator's full-resolution layer sees of its input: the whole conditioning stack, or the
     current frame's channels only (`GeneratorConfig.head_skip_channels`; None: the network preset's)."""
+    disc_width: int | None = None
+    """First-layer channels of both discriminators (None: the network preset's): their cost per adversarial
+    step falls about with its square."""
 
     def check(self, network: NetworkPreset, world_size: int = 1) -> None:
         """Every cross-field rule, each with what to do; ValueError on the first broken one."""
@@ -157,8 +160,13 @@ def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPrese
     if config.head_skip is not None:
         generator = replace(generator, head_skip_channels=preset.channels if config.head_skip == "frame" else 0)
     discriminator, temporal = preset.discriminator, preset.temporal
-    if config.detail_gain is not None:
-        discriminator = replace(discriminator, detail_gain=config.detail_gain)
-        temporal = replace(temporal, per_frame=replace(temporal.per_frame, detail_gain=config.detail_gain))
+    for flag, field, value in (("--detail-gain", "detail_gain", config.detail_gain),
+                               ("--disc-width", "width", config.disc_width)):
+        if value is not None:
+            try:
+                discriminator = replace(discriminator, **{field: value})
+                temporal = replace(temporal, per_frame=replace(temporal.per_frame, **{field: value}))
+            except ValueError as error:
+                raise SettingError(f"{flag} {value}: {error}") from None
     preset = replace(preset, generator=generator, discriminator=discriminator, temporal=temporal, size=config.size)
     return preset.with_conditioning(window, channels)

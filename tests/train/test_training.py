@@ -150,6 +150,18 @@ def test_generator_shape_ablations_reach_the_network():
         network_for(train_preset("cpu", base_width=12), 5, N_CHANNELS)
 
 
+def test_discriminator_width_reaches_both_discriminators():
+    """--disc-width sets the first layer of the per-frame and the temporal discriminator; a width above their
+    channel cap is one SettingError naming the flag."""
+    default = network_for(train_preset("cpu"), 5, N_CHANNELS)
+    assert (default.discriminator.width, default.temporal.per_frame.width) == (64, 64)
+    narrow = network_for(train_preset("cpu", disc_width=32), 5, N_CHANNELS)
+    assert (narrow.discriminator.width, narrow.temporal.per_frame.width) == (32, 32)
+    assert narrow.generator == default.generator
+    with pytest.raises(SettingError, match="--disc-width 512"):  # above the cpu preset's max_width 256
+        network_for(train_preset("cpu", disc_width=512), 5, N_CHANNELS)
+
+
 def _run_steps(trainer: Trainer, data_set: TrainingSet, sampler: SequenceSampler, steps: int) -> None:
     k = trainer.frames_per_run
     for _ in range(steps):
