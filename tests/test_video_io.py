@@ -95,8 +95,10 @@ def test_wrong_frame_size_is_refused(tmp_path):
 
 
 CTRL_C_SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from reenact.video_io import VideoReader, VideoWriter
+    # A suite started in the background (`nohup pytest &`) passes SIGINT down ignored; Ctrl-C's handler is the point.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     clip, out = sys.argv[1:]
     reader = VideoReader(clip)
     with VideoWriter(out, reader.rate, reader.width, reader.height, audio_from=clip, keep_partial=True) as writer:

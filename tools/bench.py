@@ -360,7 +360,9 @@ def bench_live(model: Path | None) -> list[Row]:
     return rows
 
 
-BEFORE_SHAPE: dict[str, object] = {"base_width": 24, "head_skip": "stack"}
+BEFORE_DISC: dict[str, object] = {"disc_width": 64}
+"""The cpu preset's discriminators before width 32."""
+BEFORE_SHAPE: dict[str, object] = {"base_width": 24, "head_skip": "stack", **BEFORE_DISC}
 """The cpu preset's generator before base width 16 and the current-frame head skip."""
 BEFORE_BF16: dict[str, object] = {"amp": False, "detail_weight": 0.0, **BEFORE_SHAPE}
 """The cpu preset's training before bfloat16 autocast on CPU and the detail-band L1."""
@@ -373,9 +375,9 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "+ bfloat16 autocast": {"detail_weight": 0.0, **BEFORE_SHAPE},
     "+ detail-band L1": BEFORE_SHAPE,
     "a step on 128 px windows (--patch-size 128)": {"patch_size": 128, **BEFORE_SHAPE},
-    "+ generator base width 16 (--base-width 16)": {"head_skip": "stack"},
-    "+ current-frame head skip (the cpu preset now)": {},
-    "discriminators at width 32 (--disc-width 32)": {"disc_width": 32},
+    "+ generator base width 16 (--base-width 16)": {"head_skip": "stack", **BEFORE_DISC},
+    "+ current-frame head skip": BEFORE_DISC,
+    "+ discriminators at width 32 (the cpu preset now)": {},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

@@ -228,7 +228,12 @@ def _train(
     sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed)
     run = {"config": config.to_dict(), "data_hash": data_hash}
     if resume:
-        trainer.load_state_dict(state["trainer"])
+        try:
+            trainer.load_state_dict(state["trainer"])
+        except (RuntimeError, ValueError):  # torch's refusal of weights (or optimiser groups) of another shape
+            raise InputError(f"--resume: {checkpoint_path} holds networks of another shape (other --base-width, "
+                             "--disc-width, --head-skip, --texture-channels or --no-context, or an older "
+                             "preset's); resume with the flags it was started with, or use --force") from None
         sampler.generator.set_state(state["sampler"])
         say(f"resuming at step {trainer.step} of {config.steps}")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.errors import SettingError
+from reenact.errors import InputError, SettingError
 from reenact.model_folder import open_model
 from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
 from reenact.render.crop import CropConfig
@@ -154,10 +154,10 @@ def test_discriminator_width_reaches_both_discriminators():
     """--disc-width sets the first layer of the per-frame and the temporal discriminator; a width above their
     channel cap is one SettingError naming the flag."""
     default = network_for(train_preset("cpu"), 5, N_CHANNELS)
-    assert (default.discriminator.width, default.temporal.per_frame.width) == (64, 64)
-    narrow = network_for(train_preset("cpu", disc_width=32), 5, N_CHANNELS)
-    assert (narrow.discriminator.width, narrow.temporal.per_frame.width) == (32, 32)
-    assert narrow.generator == default.generator
+    assert (default.discriminator.width, default.temporal.per_frame.width) == (32, 32)
+    wide = network_for(train_preset("cpu", disc_width=64), 5, N_CHANNELS)  # the cpu preset's before the ablation
+    assert (wide.discriminator.width, wide.temporal.per_frame.width) == (64, 64)
+    assert wide.generator == default.generator
     with pytest.raises(SettingError, match="--disc-width 512"):  # above the cpu preset's max_width 256
         network_for(train_preset("cpu", disc_width=512), 5, N_CHANNELS)
 
@@ -205,6 +205,9 @@ def test_interrupted_run_leaves_a_checkpoint_and_resumes_to_a_model(tmp_path, da
     state = load_checkpoint(out / "checkpoint.pt", torch.device("cpu"))
     assert state["trainer"]["step"] == 5 and not (out / "model.json").exists()
 
+    # Resuming with networks of another shape is one clear refusal, the checkpoint kept.
+    with pytest.raises(InputError, match="another shape"):
+        train_target(data / CLIP, out, replace(config, disc_width=16), resume=True, say=lambda _: None)
     result = train_target(data / CLIP, out, config, resume=True, say=lambda _: None)
     assert result.steps == 12
     folder = open_model(out)
