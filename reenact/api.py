@@ -52,7 +52,7 @@ from reenact.edits import (
 )
 from reenact.errors import ReenactError, SettingError
 from reenact.eval.edit_fidelity import EditCheck, check_edits, checks_table
-from reenact.eval.evaluate import evaluate_cross, evaluate_self
+from reenact.eval.evaluate import EvalConfig, evaluate_cross, evaluate_self
 from reenact.eval.report import VIDEO, write_report
 from reenact.eval.results import EvalResult
 from reenact.model_folder import MODEL_JSON, ModelFolder, ModelInfo, file_hash, open_model, write_atomic
@@ -551,6 +551,7 @@ def evaluate(
     source: PathLike | None = None,
     recombination: RecombineConfig | None = None,
     training_clip: PathLike | None = None,
+    score_size: int | None = None,
     backend: BackendConfig | Backend = BackendConfig(),
     bars: Bars = no_bars,
     say: Say = _quiet,
@@ -563,6 +564,8 @@ def evaluate(
 
     Self-reenactment by default (the training clip's held-out tail), or every frame of `target_clip` (another
     clip of the same person); cross-reenactment with `source` (fidelity and flicker, no ground truth).
+    `score_size`: score in crops of this size, not the model's (`EvalConfig.score_size`: to compare models
+    trained at different sizes on the same pixels).
     """
     target = _target(target)
     output = Path(output)
@@ -581,12 +584,13 @@ def evaluate(
         torch.set_num_threads(1)  # only the rasteriser uses torch then; one thread is fastest for its small ops
     output.mkdir(parents=True, exist_ok=True)
     video = output / VIDEO
+    config = EvalConfig(score_size=score_size)
     if source:
         result = evaluate_cross(target.folder, generate, Path(source), track(source, bars=bars), recombination,
-                                training_clip=training_clip, video=video)
+                                training_clip=training_clip, config=config, video=video)
     else:
         clip = (Path(target_clip), target.clip_track(target_clip, bars=bars)) if target_clip else None
-        result = evaluate_self(target.folder, generate, clip, training_clip=training_clip, video=video)
+        result = evaluate_self(target.folder, generate, clip, training_clip=training_clip, config=config, video=video)
     write_report(result, output)
     return result
 

@@ -44,6 +44,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--clip", type=Path, help="the training clip, if it moved since training")
     evaluate.add_argument("-o", "--output", type=Path, required=True, help="report folder")
     evaluate.add_argument("--verbose", action="store_true", help="print every summary metric as JSON")
+    evaluate.add_argument("--score-size", type=int, metavar="PX",
+                          help="score in crops of this size, not the model's: a model trained at --size 192 scored "
+                               "at 256 is compared with a 256 model on the same pixels (its output resized as "
+                               "paste-back resizes it)")
     evaluate.add_argument("--max-frames", type=int, default=300,
                           help="with edits: render at most this many frames from the first edit's start (default 300)")
     add_backend_options(evaluate)
@@ -65,15 +69,20 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from reenact import api
+    from reenact.errors import SettingError
     from reenact.eval.report import VIDEO
     from reenact.video_io import VideoReader
 
     say = lambda line: print(line, file=sys.stderr)
     asked = edits(args, lambda: VideoReader(args.target or api.Target.load(args.model).info.source).fps)
     if asked:
+        if args.score_size:
+            raise SettingError("--score-size scores the held-out frames; edits are checked by re-tracking, at the "
+                               "model's size: leave one of them out")
         return _run_edits(args, asked, say)
     result = api.evaluate(args.model, args.output, target_clip=args.target, source=args.source,
-                          recombination=recombine_config(args), training_clip=args.clip, backend=backend_config(args),
+                          recombination=recombine_config(args), training_clip=args.clip, score_size=args.score_size,
+                          backend=backend_config(args),
                           bars=progress_bar, say=say)
     summary = result.summary()
     print(json.dumps(summary, indent=2, default=str) if args.verbose else summary_lines(summary))

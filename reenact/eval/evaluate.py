@@ -1,4 +1,5 @@
-"""`reenact eval`'s core: a model and its baselines scored on the same frames, in the model's own crop.
+"""`reenact eval`'s core: a model and its baselines scored on the same frames, in the model's own crop
+(or a crop of another size, `EvalConfig.score_size`, to compare models trained at different sizes).
 
 Self-reenactment: the target drives itself on frames it was not trained on
 (the validation tail of its clip, or another clip of the same person); each
@@ -28,14 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Self
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
-from reenact.errors import InputError
+from reenact.errors import InputError, SettingError
 from reenact.eval.baselines import NearestFrames, crop_points, over_context, read_crops, warp_face
 from reenact.eval.fidelity import FidelityConfig, Retracker, compare_to_params
 from reenact.eval.metrics import image_scores, pair_flicker
@@ -69,6 +71,11 @@ class EvalConfig:
     """Height of each panel of the side-by-side video (px)."""
     progress: bool = True
     """Show progress bars (decoding the training clip, scoring frames)."""
+    score_size: int | None = None
+    """Crop size the frames are scored at (None: the model's). The references, masks and baselines are then
+    made at this size, and the model's output is resized to it as paste-back resizes it (bilinear), so a model
+    trained at 192 is scored on the same pixels and masks as one trained at 256 (the baselines' context ramp
+    scales with the model's, so they differ from that eval's by its width only)."""
 
 
 @dataclass
@@ -252,17 +259,21 @@ def evaluate(
     start, end = sequence.span
     if not 0 <= start < end <= len(sequence.params):
         raise ValueError(f"span {sequence.span} is not within the sequence's {len(sequence.params)} frames")
-    size = conditioning.crop.size
+    model_size = conditioning.crop.size
+    size = config.score_size or model_size
+    if size < 32:
+        raise SettingError(f"--score-size {size}: crops under 32 px cannot be scored (masks, re-tracking)")
+    scoring = replace(conditioning, crop=replace(conditioning.crop, size=size))
     model = training.track.model
     params = sequence.params
     scored = np.arange(start, end)
     wanted = params[scored]
     valid = np.asarray(wanted.valid, dtype=bool)
     matrices = crop_matrix(follow_clip(params[:end], sequence.fps, sequence.frame_size, sequence.cuts,
-                                       conditioning.crop), size)[start:end]
+                                       scoring.crop), size)[start:end]
 
     wanted_points = crop_points(wanted[np.flatnonzero(valid)], model, matrices[valid])
-    index, training_matrices = _training_index(training, conditioning)
+    index, training_matrices = _training_index(training, scoring)
     nearest = np.full(len(scored), -1, dtype=np.int64)
     nearest_distance = np.full(len(scored), np.nan)
     nearest[valid], nearest_distance[valid] = index.query(wanted_points)
@@ -273,8 +284,13 @@ def evaluate(
     methods = ([MODEL] if generate is not None else []) + [NEAREST, WARP] + ([REAL] if sequence.ground_truth else [])
     labels = ["real" if sequence.ground_truth else "driver", *[m for m in methods if m != REAL]]
     edit = EditMaskConfig()
-    conditioned_frames = conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts,
-                                          conditioning, (start, end), edit, sequence.target_params)
+    def conditioned(config: ConditioningConfig) -> Iterator[ConditionedFrame]:
+        return conditioned_span(params, model, sequence.fps, sequence.frame_size, sequence.cuts, config,
+                                (start, end), edit, sequence.target_params)
+
+    conditioned_frames = conditioned(scoring)
+    # What the generator takes: the same frames conditioned at its own size (the scoring frames, if the same).
+    model_frames = conditioned(conditioning) if size != model_size and generate is not None else None
     references = _reference_frames(sequence.reference_clip, sequence.span)
     if sequence.target_clip is None:
         frames: Iterator[tuple[ConditionedFrame, np.ndarray, np.ndarray]] = (
@@ -289,8 +305,9 @@ def evaluate(
             ComparisonVideo(video, sequence.fps, labels, config.video_height)
         )
         bar = stack.enter_context(_bar(len(scored), f"scoring {' / '.join(methods)}", config.progress))
-        for k, (conditioned, rgb, target_rgb) in enumerate(frames):
-            reference_matrix = conditioned.matrix if sequence.ground_truth else sequence.driver_matrices[start + k]
+        for k, (frame, rgb, target_rgb) in enumerate(frames):
+            model_frame = frame if model_frames is None else next(model_frames)
+            reference_matrix = frame.matrix if sequence.ground_truth else sequence.driver_matrices[start + k]
             reference = warp_to_crop(rgb, reference_matrix, size)
             if valid[k]:
                 neighbour = neighbour_crops[int(nearest[k])]
@@ -299,14 +316,16 @@ def evaluate(
                     WARP: warp_face(neighbour, index.points_of(int(nearest[k])), wanted_points[wanted_row[k]]),
                 }
                 if context_feather is not None:
-                    context = warp_to_crop(target_rgb, conditioned.matrix, size)
-                    shown = {m: over_context(image, context, conditioned.edit_mask, context_feather)
+                    context = warp_to_crop(target_rgb, frame.matrix, size)
+                    shown = {m: over_context(image, context, frame.edit_mask, context_feather * size // model_size)
                              for m, image in shown.items()}
                 shown[REAL] = reference
                 if generate is not None:
-                    shown[MODEL] = _checked(generate([conditioned], [target_rgb])[0], size)
+                    generated = _checked(generate([model_frame], [target_rgb])[0], model_size)
+                    shown[MODEL] = generated if size == model_size else cv2.resize(
+                        generated, (size, size), interpolation=cv2.INTER_LINEAR)
                 new_run = k == 0 or (start + k) in cuts or not valid[k - 1]
-                scores.add(k, shown, reference, conditioned, new_run)
+                scores.add(k, shown, reference, frame, new_run)
                 panels = [shown[label] for label in labels[1:]]
             else:
                 panels = [np.full_like(reference, NO_FACE_GREY)] * (len(labels) - 1)
@@ -320,7 +339,8 @@ def evaluate(
         methods=scores.result(wanted, model),
         nearest=nearest,
         nearest_distance=nearest_distance,
-        description={"frames": f"{start}-{end - 1}", "crop_size": size, "training_frames": len(index.frames),
+        description={"frames": f"{start}-{end - 1}", "crop_size": model_size, "score_size": size,
+                     "training_frames": len(index.frames),
                      **(description or {})},
     )
 

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.eval.evaluate import conditioned_span, evaluate_cross, evaluate_self
+from reenact.errors import SettingError
+from reenact.eval.evaluate import (
+    EvalConfig,
+    EvalSequence,
+    conditioned_span,
+    evaluate,
+    evaluate_cross,
+    evaluate_self,
+    training_frames,
+)
 from reenact.eval.report import METRICS_JSON, METRICS_PNG, REPORT_MD, VIDEO, write_report
 from reenact.pipeline.stages import Generate
 from reenact.render.conditioning import ConditioningConfig, condition_clip
@@ -81,6 +90,30 @@ def test_cross_reenactment_scores_fidelity_and_flicker(model, tracked, data, tmp
     assert summary["warp"]["face_found"] > 0.9 and np.isfinite(summary["warp"]["flicker"])
     write_report(result, tmp_path)
     assert "PSNR" not in (tmp_path / REPORT_MD).read_text()
+
+
+def test_scored_at_another_size_the_crops_are_those_of_that_size(model) -> None:
+    """--score-size: the references, masks and baselines are what an eval in crops of that size makes; the
+    model still generates at its own size, its output resized."""
+    info = model.info()
+    training = training_frames(model)
+    track = training.track
+    start = info.validation[0]
+    sequence = EvalSequence(track.params, track.cuts, track.fps, (track.width, track.height),
+                            (start, start + 12), training.clip)
+    own = info.conditioning()
+    at_96 = dataclasses.replace(own, crop=dataclasses.replace(own.crop, size=96))
+    quiet = EvalConfig(progress=False)
+    direct = evaluate(sequence, training, at_96, None, quiet).summary()
+    scaled = evaluate(sequence, training, own, None, EvalConfig(progress=False, score_size=96)).summary()
+    assert direct["warp"] == scaled["warp"] and direct["nearest"] == scaled["nearest"]
+    assert direct["warp"]["psnr"] != evaluate(sequence, training, own, None, quiet).summary()["warp"]["psnr"]
+
+    result = evaluate(sequence, training, own, torch_stage(model), EvalConfig(progress=False, score_size=96))
+    assert result.description["crop_size"] == 64 and result.description["score_size"] == 96
+    assert 5 < result.summary()["model"]["psnr"] < result.summary()["warp"]["psnr"]  # untrained, but scored
+    with pytest.raises(SettingError, match="--score-size 16"):
+        evaluate(sequence, training, own, None, EvalConfig(progress=False, score_size=16))
 
 
 def torch_stage(folder) -> Generate:
