@@ -30,8 +30,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int,
                        help="frames per step, a multiple of the temporal window K (default: the preset's)")
-    train.add_argument("--size", type=int, help="crop size in pixels (default: the preset's: 64, 256 or 512; 192 with the cpu "
-                            "preset trades detail for a faster live generator)")
+    train.add_argument("--size", type=int,
+                       help="crop size in pixels (default: the preset's: 64, 256 or 512; 192 with the cpu preset "
+                            "trades detail for a faster live generator)")
     train.add_argument("--minutes", type=float, help="stop training after this many minutes and export what there is")
     train.add_argument("--track", type=Path,
                        help="start from this track (.npz) instead of tracking the clip (no MediaPipe needed)")
