@@ -50,9 +50,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ablation.add_argument("--head-skip", choices=("stack", "frame"),
                           help="what the full-resolution layer sees of the input: the whole conditioning stack "
                                "or the current frame's channels only (cheaper; default: the preset's)")
+    ablation.add_argument("--head", choices=("upsample", "shuffle"),
+                          help="how the generator gets back to full resolution: upsample, then its last two "
+                               "layers at full resolution, or shuffle: both at half resolution, the output "
+                               "unstacked into 2x2 pixel blocks (cheaper; default: the preset's)")
     ablation.add_argument("--detail-gain", type=float, help="gain of the discriminators' detail band (0: none)")
     ablation.add_argument("--disc-width", type=int,
-                          help="first-layer channels of both discriminators (cpu preset: 64); an adversarial "
+                          help="first-layer channels of both discriminators (cpu preset: 32); an adversarial "
                                "step's discriminator cost falls about with its square")
     ablation.add_argument("--detail-weight", type=float,
                           help="weight of the L1 on three octaves of detail bands (0: none)")
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                           detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
                           amp=False if args.float32 else None, patch_size=args.patch_size,
                           patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip,
-                          disc_width=args.disc_width)
+                          head=args.head, disc_width=args.disc_width)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

@@ -84,7 +84,15 @@ class GeneratorConfig:
     """Groups of GroupNorm (capped by the channel count)."""
     head_width: int = 16
     """Channels of the one full-resolution layer when stem_stride is 2 (it sees the upsampled
-    features and the raw conditioning); full resolution is where narrow layers cost most."""
+    features and the raw conditioning); full resolution is where narrow layers cost most. With
+    head="shuffle" that layer runs at half resolution with twice these channels (each of its pixels
+    draws four)."""
+    head: Literal["upsample", "shuffle"] = "upsample"
+    """How a stem_stride-2 generator gets back to full resolution. "upsample": nearest x2, then the
+    full-resolution layer and the output convolution run on S x S pixels (narrow 3x3 layers on 65 536
+    pixels: more than half of the INT8 generator's time at 256). "shuffle": both run at S/2, the raw input
+    read by a stride-2 convolution and the output's channels unstacked into 2x2 blocks (pixel shuffle,
+    as ESPCN): every full-resolution pixel is still seen and drawn on its own, by wider, cheaper layers."""
     head_skip_channels: int = 0
     """What that layer sees of the raw input beside the features: 0, all of it (W frames, context,
     texture); N, only the first N conditioning channels (the current frame's C, set by
@@ -113,6 +121,10 @@ class GeneratorConfig:
             raise ValueError("level_convs and bottleneck_blocks must be >= 0")
         if self.head_width < 1:
             raise ValueError(f"head_width must be >= 1, got {self.head_width}")
+        if self.head not in ("upsample", "shuffle"):
+            raise ValueError(f"head must be 'upsample' or 'shuffle', got {self.head!r}")
+        if self.head == "shuffle" and self.stem_stride != 2:
+            raise ValueError("head='shuffle' needs stem_stride 2 (it replaces the full-resolution layer of that stem)")
         stack = self.in_channels - CONTEXT_CHANNELS * self.context
         if not 0 <= self.head_skip_channels <= stack:
             raise ValueError(f"head_skip_channels must be in [0, {stack}] (the conditioning stack), "
@@ -232,6 +244,27 @@ class UpLevel(nn.Module):
         return self.refine(self.fuse(torch.cat([x, skip], dim=1)))
 
 
+class ShuffleHead(nn.Module):
+    """Full-resolution output from half-resolution features (`GeneratorConfig.head`): the raw input enters
+    through a 4x4 stride-2 convolution (each half-resolution pixel sees its 2x2 block and a pixel around it),
+    added to a 3x3 convolution of the features; the output convolution's channels are then shuffled back
+    into 2x2 blocks. A stride-2 convolution, not a pixel unshuffle: ONNX Runtime runs the unshuffle's 6-D
+    transpose slower than the convolution it saves."""
+
+    def __init__(self, c_in: int, c_skip: int, config: GeneratorConfig) -> None:
+        super().__init__()
+        width = 2 * config.head_width
+        self.features = nn.Conv2d(c_in, width, 3, 1, 1, bias=config.norm == "none")
+        self.skip = nn.Conv2d(c_skip, width, 4, 2, 1, bias=False)
+        self.act = nn.Sequential(_norm(width, config), nn.LeakyReLU(0.2, inplace=True))
+        self.out = nn.Conv2d(width, 4 * config.out_channels, 3, 1, 1)
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        """B x c_in x S/2 x S/2 features and B x c_skip x S x S raw input -> B x out_channels x S x S (pre-tanh)."""
+        x = self.act(self.features(x) + self.skip(skip))
+        return F.pixel_shuffle(self.out(x), 2)
+
+
 class NeuralTexture(nn.Module):
     """A learned F x T x T feature image, sampled at per-pixel coordinates in [-1, 1] (4-D grid_sample)."""
 
@@ -276,14 +309,17 @@ class Generator(nn.Module):
             *(ResidualBlock(c(config.levels), config) for _ in range(config.bottleneck_blocks))
         )
         self.up = nn.ModuleList(UpLevel(c(i + 1), c(i), c(i), config) for i in reversed(range(config.levels)))
-        if config.stem_stride == 2:
-            # Back to full resolution, with the raw conditioning as the full-resolution skip.
-            self.head_up: UpLevel | None = UpLevel(c(0), config.head_skip_width, config.head_width, config, refine=False)
-            head_in = config.head_width
+        # Back to full resolution (stem_stride 2), with the raw conditioning as the full-resolution skip.
+        self.head_up: UpLevel | None = None
+        self.head_shuffle: ShuffleHead | None = None
+        self.head: nn.Conv2d | None = None
+        if config.head == "shuffle":
+            self.head_shuffle = ShuffleHead(c(0), config.head_skip_width, config)
+        elif config.stem_stride == 2:
+            self.head_up = UpLevel(c(0), config.head_skip_width, config.head_width, config, refine=False)
+            self.head = nn.Conv2d(config.head_width, config.out_channels, 3, 1, 1)
         else:
-            self.head_up = None
-            head_in = c(0)
-        self.head = nn.Conv2d(head_in, config.out_channels, 3, 1, 1)
+            self.head = nn.Conv2d(c(0), config.out_channels, 3, 1, 1)
 
     def forward(self, conditioning: Tensor) -> Tensor:
         """float32 B x in_channels x S x S in [-1, 1] -> float32 B x out_channels x S x S in [-1, 1]."""
@@ -300,9 +336,12 @@ class Generator(nn.Module):
         x = self.bottleneck(skips.pop())
         for up in self.up:
             x = up(x, skips.pop())
-        if self.head_up is not None:
-            x = self.head_up(x, self._head_skip(conditioning, inputs, texture))
-        image = torch.tanh(self.head(x))
+        if self.head_shuffle is not None:
+            image = torch.tanh(self.head_shuffle(x, self._head_skip(conditioning, inputs, texture)))
+        else:
+            if self.head_up is not None:
+                x = self.head_up(x, self._head_skip(conditioning, inputs, texture))
+            image = torch.tanh(self.head(x))
         if not self.config.context:
             return image
         context, mask = conditioning[:, -CONTEXT_CHANNELS:-1], conditioning[:, -1:] > 0

@@ -86,6 +86,8 @@ class TrainConfig:
     head_skip: Literal["stack", "frame"] | None = None
     """What the generator's full-resolution layer sees of its input: the whole conditioning stack, or the
     current frame's channels only (`GeneratorConfig.head_skip_channels`; None: the network preset's)."""
+    head: Literal["upsample", "shuffle"] | None = None
+    """How the generator gets back to full resolution (`GeneratorConfig.head`; None: the network preset's)."""
     disc_width: int | None = None
     """First-layer channels of both discriminators (None: the network preset's): their cost per adversarial
     step falls about with its square."""
@@ -159,6 +161,11 @@ def network_for(config: TrainConfig, window: int, channels: int) -> NetworkPrese
             raise SettingError(f"--base-width {config.base_width}: {error}") from None
     if config.head_skip is not None:
         generator = replace(generator, head_skip_channels=preset.channels if config.head_skip == "frame" else 0)
+    if config.head is not None:
+        try:
+            generator = replace(generator, head=config.head)
+        except ValueError as error:
+            raise SettingError(f"--head {config.head}: {error}") from None
     discriminator, temporal = preset.discriminator, preset.temporal
     for flag, field, value in (("--detail-gain", "detail_gain", config.detail_gain),
                                ("--disc-width", "width", config.disc_width)):
