@@ -533,14 +533,8 @@ class LiveSession:
 
     def run(self) -> LiveSummary:
         """Run until the camera ends, q/Esc, `max_seconds` or Ctrl-C; the summary says fps and latency."""
-        from threadpoolctl import threadpool_limits
-
-        # The stages run in threads of their own; torch's and BLAS's pools would fight them for the cores (numpy's
-        # BLAS threads made conditioning's small matrix products 6 ms each beside the generator).
-        torch.set_num_threads(1)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return run_live(self.target.folder, self.config, lambda: _backend(self.target, self.backend, self.say),
-                            say=self.say)
+        return run_live(self.target.folder, self.config, lambda: _backend(self.target, self.backend, self.say),
+                        say=self.say)
 
 
 def evaluate(

@@ -35,6 +35,7 @@ from typing import Generic, Literal, TypeVar
 
 import cv2
 import numpy as np
+import torch
 
 from reenact.errors import InputError, ReenactError, SettingError
 from reenact.model_folder import ModelFolder
@@ -653,7 +654,26 @@ def run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callabl
     normal way to stop: the summary comes back with `interrupted` set and the
     file finished. A fatal fault in a stage is re-raised after everything is
     closed.
+
+    Torch and BLAS get one thread each while it runs (restored after): the stages run in threads of their own, and those
+    pools would fight them for the cores (numpy's BLAS threads made conditioning's small matrix products
+    6 ms each beside the generator; with them left at two, the INT8 cpu model at 256 showed 26-29 fps with
+    p95 96-112 ms, against 30 fps and 56-58 ms limited, in alternating runs: README, *Live at 256*).
     """
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a torch backend opened below sets its own
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _run_live(folder, config, backend, say)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_live(folder: ModelFolder, config: LiveConfig, backend: Backend | Callable[[], Backend],
+              say: Say) -> LiveSummary:
+    """`run_live`'s body, under its thread limits."""
     controls = LiveControls(config.recombine.mode, config.overlay, say)
     camera = open_capture(config.camera, config.loop_camera, controls.stop)
     tracker = sink = opened = None

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from reenact.errors import InputError, ReenactError
 from reenact.pipeline import sinks
@@ -102,6 +103,29 @@ def test_max_seconds_stops_a_looped_camera_over_a_still_background(random_model,
         return int((rgb[-24:, -200:].min(axis=-1) > 120).sum())
 
     assert letters(written[-1]) > 50 and letters(frame) == 0
+
+
+def test_live_runs_torch_and_blas_on_one_thread_and_restores_torch(random_model, backend, data, tmp_path,
+                                                                   monkeypatch):
+    """The stages run in threads of their own, so torch's and numpy's BLAS pools get one thread each while live
+    runs (left at two, they slowed the generator inside live by half: README, *Live at 256*), and the caller's
+    torch setting comes back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    seen, infer = set(), backend.infer
+
+    def recording_infer(stack):
+        blas = tuple(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        seen.add((torch.get_num_threads(), blas))
+        return infer(stack)
+
+    monkeypatch.setattr(backend, "infer", recording_infer)
+    torch.set_num_threads(2)
+    summary = run(random_model, backend, camera=data / CAMERA, sink=tmp_path / "live.mp4", max_seconds=1.5)
+    assert summary.generated > 0 and seen
+    assert {torch_threads for torch_threads, _ in seen} == {1}
+    assert all(count == 1 for _, blas in seen for count in blas)
+    assert torch.get_num_threads() == 2
 
 
 def test_ctrl_c_leaves_a_playable_labelled_file(random_model, backend, data, tmp_path, monkeypatch):
