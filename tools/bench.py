@@ -378,6 +378,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "+ generator base width 16 (--base-width 16)": {"head_skip": "stack", **BEFORE_DISC},
     "+ current-frame head skip": BEFORE_DISC,
     "+ discriminators at width 32 (the cpu preset now)": {},
+    "a half-resolution output head (--head shuffle)": {"head": "shuffle"},
 }
 """The README's ablation rows, as `train_preset` overrides of the cpu preset."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,19 @@ def test_onnx_runtime_matches_torch(exported: tuple[Generator, Path, ExportMetad
     generator, path, _ = exported
     assert generator.training, "export must leave the generator's mode as it found it"
     assert onnx_difference(generator, path, batch) <= ONNX_ATOL
+
+
+def test_shuffle_head_exports(tmp_path: Path) -> None:
+    """head='shuffle' (a stride-2 convolution in, a pixel shuffle out) runs in ONNX Runtime as in torch."""
+    torch.manual_seed(0)
+    preset = get_preset("tiny")
+    generator = build_generator(replace(preset.generator, head="shuffle"))
+    with torch.no_grad():
+        for p in generator.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = tmp_path / "shuffle.onnx"
+    export_generator(generator, path, 64, "tiny")
+    assert onnx_difference(generator, path, 2) <= ONNX_ATOL
 
 
 def test_onnx_interface(exported: tuple[Generator, Path, ExportMetadata]) -> None:

@@ -126,6 +126,29 @@ def test_config_variants_run(stem_stride: int, separable: bool, norm: str) -> No
     out.mean().backward()
 
 
+def test_shuffle_head_draws_each_full_resolution_pixel_and_copies_the_context() -> None:
+    """head='shuffle': the last layers run at half resolution, yet the four pixels of each 2x2 block are drawn
+    apart (not one value upsampled), a full-resolution input pixel reaches the output, and a context
+    generator still copies the context outside the edit mask."""
+    config = replace(get_preset("tiny").generator, head="shuffle")
+    model = build_generator(config).eval()
+    assert model.head is None and model.head_up is None
+    x = random_input(2, config.in_channels, 64, torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    out = model(x)
+    inside = (x[:, -1:] > 0).expand_as(out)
+    assert (out[:, :, 0::2, 0::2] - out[:, :, 1::2, 1::2])[inside[:, :, 0::2, 0::2]].abs().max() > 1e-3
+    out[0, :, 33, 33].sum().backward()
+    assert x.grad[0, 0, 33, 33].abs() > 0  # the current frame's correspondence x at that very pixel
+    with torch.no_grad():
+        model.head_shuffle.out.bias.fill_(50.0)
+        saturated = model(x.detach())
+    weight = context_weight(x[:, -1:] > 0, config.context_feather)
+    beyond = (weight == 0).expand_as(saturated)
+    assert torch.equal(saturated[beyond], x.detach()[:, -4:-1][beyond])
+    assert saturated[inside].min() > 0.99
+
+
 @pytest.mark.parametrize("skip", [0, 5])
 def test_head_skip_takes_the_current_frame_context_and_texture(skip: int) -> None:
     """head_skip_channels N: the full-resolution layer's raw input is the stack's first N channels (the current
@@ -164,11 +187,17 @@ def test_with_conditioning_keeps_a_frame_head_skip_on_the_current_frame() -> Non
         ("norm", "batch"),
         ("head_width", 0),
         ("norm_groups", 3),
+        ("head", "bilinear"),
     ],
 )
 def test_config_rejects_bad_fields(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field.split("_")[0]):
         replace(GeneratorConfig(base_width=8), **{field: value})
+
+
+def test_shuffle_head_needs_a_stride_2_stem() -> None:
+    with pytest.raises(ValueError, match="stem_stride 2"):
+        GeneratorConfig(base_width=8, head="shuffle")
 
 
 def test_cpu_preset_fits_real_time_budget() -> None:
