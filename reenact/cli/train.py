@@ -65,6 +65,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           help="train on random windows of this many pixels first (0: whole crops throughout)")
     ablation.add_argument("--patch-share", type=float,
                           help="share of the steps (or of --minutes) trained on windows (default 0.5)")
+    ablation.add_argument("--lr-decay", type=float, metavar="SHARE",
+                          help="the last SHARE of the steps (or of --minutes) lowers the generator's learning "
+                               "rate linearly to zero, as pix2pix does (default 0: constant)")
     ablation.add_argument("--float32", action="store_true",
                           help="no bfloat16 autocast, even on a GPU or a CPU with bfloat16 instructions")
     train.set_defaults(run=run)
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
                           detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
                           amp=False if args.float32 else None, patch_size=args.patch_size,
                           patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip,
-                          head=args.head, disc_width=args.disc_width)
+                          head=args.head, disc_width=args.disc_width,
+                          lr_decay_share=args.lr_decay)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

@@ -60,6 +60,10 @@ class TrainConfig:
     budget, then on whole crops; 0: whole crops throughout (`Trainer.train_step`)."""
     patch_share: float = 0.5
     """Share of the budget (steps, or --minutes when that ends the run first) trained on patches."""
+    lr_decay_share: float = 0.0
+    """Share of the budget (steps, or --minutes when that ends the run first), at its end, over which the
+    generator's learning rate falls linearly to zero (pix2pix's schedule; `generator_lr_scale`); 0: constant.
+    The discriminators keep theirs: they must keep judging the generator to the last step."""
     ema_decay: float = 0.999
     """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
     seed: int = 0
@@ -113,11 +117,20 @@ class TrainConfig:
             )
         if not 0 <= self.patch_share <= 1:
             raise SettingError(f"--patch-share must be in [0, 1], got {self.patch_share}")
+        if not 0 <= self.lr_decay_share < 1:
+            raise SettingError(f"--lr-decay must be in [0, 1), got {self.lr_decay_share}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
             raise SettingError("preview_every and checkpoint_every must be >= 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def generator_lr_scale(self, used: float) -> float:
+        """The generator's learning rate, as a factor of `lr_generator`, once `used` (0..1) of the budget is
+        spent: 1 until the last `lr_decay_share` of it, then falling linearly to 0 at its end."""
+        if self.lr_decay_share == 0:
+            return 1.0
+        return min(1.0, max(0.0, (1.0 - used) / self.lr_decay_share))
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {

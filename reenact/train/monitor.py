@@ -83,7 +83,7 @@ class TrainingLog:
     another's heading.
     """
 
-    COLUMNS = ("step", "seconds", "l1", "detail_l1", "g_adv", "feature_matching", "d_frame", "d_temporal",
+    COLUMNS = ("step", "seconds", "lr_g", "l1", "detail_l1", "g_adv", "feature_matching", "d_frame", "d_temporal",
                "d_real_acc", "d_fake_acc", "psnr", "ssim", "psnr_face", "ssim_face")
 
     def __init__(self, path: Path, tensorboard_dir: Path | None = None) -> None:

@@ -265,6 +265,7 @@ def _train(
                 share = sampler(runs_per_step).reshape(processes.world_size, -1)[processes.rank]
                 used = max(trainer.step / config.steps, 0 if time_limit is None else (time.perf_counter() - start) / time_limit)
                 patch = config.patch_size if used < config.patch_share else 0
+                trainer.scale_generator_lr(config.generator_lr_scale(used))
                 losses = trainer.train_step(data.batch(share, device), patch)
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
@@ -276,6 +277,7 @@ def _train(
                     totals.clear()
                     counts.clear()
                     row["seconds"] = time.perf_counter() - start
+                    row["lr_g"] = trainer.opt_g.param_groups[0]["lr"]
                     if step % config.preview_every == 0:
                         row |= validate(trainer.ema, data, check_frames, device)
                         write_png(previews / f"step_{step:06d}.png", preview_grid(trainer.ema, data, preview_frames, device))

@@ -87,6 +87,11 @@ class Trainer:
         else:
             self._g, self._d, self._t = self.generator, self.discriminator, self.temporal
 
+    def scale_generator_lr(self, scale: float) -> None:
+        """Set the generator's learning rate to `scale` times the configured one (the decay's schedule)."""
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.config.lr_generator * scale
+
     @property
     def frames_per_run(self) -> int:
         """K: consecutive frames per run (the temporal discriminator's window)."""

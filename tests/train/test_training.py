@@ -222,6 +222,29 @@ def test_interrupted_run_leaves_a_checkpoint_and_resumes_to_a_model(tmp_path, da
     assert check_agreement(exported, TorchBackend(folder, "cpu", BackendConfig()), random_stack(exported)).max_abs < 1e-4
 
 
+def test_generator_lr_decays_linearly_over_the_last_share_of_the_budget():
+    constant = train_preset("cpu")
+    assert [constant.generator_lr_scale(used) for used in (0, 0.9, 1)] == [1, 1, 1]
+    decayed = train_preset("cpu", lr_decay_share=0.4)
+    assert [decayed.generator_lr_scale(used) for used in (0, 0.6, 0.8, 1, 1.2)] == pytest.approx([1, 1, 0.5, 0, 0])
+    with pytest.raises(SettingError, match="--lr-decay"):
+        train_preset("cpu", lr_decay_share=1.0).check(network_for(decayed, 5, N_CHANNELS))
+
+
+def test_a_run_with_lr_decay_logs_the_falling_rate(tmp_path, data, wojtek_track_file):
+    """--lr-decay 0.5 over 20 steps: the generator's rate (lr_g in log.csv) is the preset's for the first 10
+    steps, then falls to a tenth of it by step 19; the discriminators' stays."""
+    config = train_preset("tiny", steps=20, adv_start=5, preview_every=100, checkpoint_every=100,
+                          validation_frames=4, lr_decay_share=0.5)
+    result = train_target(data / CLIP, tmp_path / "model", config, track_path=wojtek_track_file, say=lambda _: None)
+    rows = [line.split(",") for line in (tmp_path / "model" / "log.csv").read_text().splitlines()]
+    column = rows[0].index("lr_g")
+    logged = {int(row[0]): float(row[column]) for row in rows[1:]}
+    assert logged[10] == pytest.approx(config.lr_generator)  # the rate step 10 (the 10th) trained with
+    assert logged[20] == pytest.approx(config.lr_generator * 0.1)  # the 20th step's: 19 of 20 steps used
+    assert result.steps == 20
+
+
 def test_train_command(capsys, tmp_path, data, wojtek_track_file):
     out = tmp_path / "wojtek"
     argv = ["train", str(data / CLIP), "-o", str(out), "--preset", "tiny", "--steps", "4", "--track", str(wojtek_track_file)]
