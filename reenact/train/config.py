@@ -63,7 +63,8 @@ class TrainConfig:
     lr_decay_share: float = 0.0
     """Share of the budget (steps, or --minutes when that ends the run first), at its end, over which the
     generator's learning rate falls linearly to zero (pix2pix's schedule; `generator_lr_scale`); 0: constant.
-    The discriminators keep theirs: they must keep judging the generator to the last step."""
+    The discriminators keep theirs: they must keep judging the generator to the last step. A resumed run counts
+    its budget afresh, so `--resume --minutes M --lr-decay 1` decays over its M minutes."""
     ema_decay: float = 0.999
     """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
     seed: int = 0
@@ -117,8 +118,8 @@ class TrainConfig:
             )
         if not 0 <= self.patch_share <= 1:
             raise SettingError(f"--patch-share must be in [0, 1], got {self.patch_share}")
-        if not 0 <= self.lr_decay_share < 1:
-            raise SettingError(f"--lr-decay must be in [0, 1), got {self.lr_decay_share}")
+        if not 0 <= self.lr_decay_share <= 1:
+            raise SettingError(f"--lr-decay must be in [0, 1], got {self.lr_decay_share}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
             raise SettingError("preview_every and checkpoint_every must be >= 1")
 

@@ -228,7 +228,7 @@ def test_generator_lr_decays_linearly_over_the_last_share_of_the_budget():
     decayed = train_preset("cpu", lr_decay_share=0.4)
     assert [decayed.generator_lr_scale(used) for used in (0, 0.6, 0.8, 1, 1.2)] == pytest.approx([1, 1, 0.5, 0, 0])
     with pytest.raises(SettingError, match="--lr-decay"):
-        train_preset("cpu", lr_decay_share=1.0).check(network_for(decayed, 5, N_CHANNELS))
+        train_preset("cpu", lr_decay_share=1.5).check(network_for(decayed, 5, N_CHANNELS))
 
 
 def test_a_run_with_lr_decay_logs_the_falling_rate(tmp_path, data, wojtek_track_file):
