@@ -202,7 +202,9 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or args.cache or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
+        for made in (folder, args.cache):  # --keep and --cache may name two folders
+            if made is not None:
+                made.mkdir(parents=True, exist_ok=True)
         synthetic, untouched = [], []
         for name, n_cuts in CUTS.items():
             frames, fps = read_frames(data / name)
