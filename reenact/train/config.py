@@ -63,8 +63,10 @@ class TrainConfig:
     lr_decay_share: float = 0.0
     """Share of the budget (steps, or --minutes when that ends the run first), at its end, over which the
     generator's learning rate falls linearly to zero (pix2pix's schedule; `generator_lr_scale`); 0: constant.
-    The discriminators keep theirs: they must keep judging the generator to the last step. A resumed run counts
-    its budget afresh, so `--resume --minutes M --lr-decay 1` decays over its M minutes."""
+    The discriminators keep theirs: they must keep judging the generator to the last step. On --resume, --minutes
+    count from the resume and steps from step 0, so `--resume --steps N --lr-decay S` decays from step (1 - S) N
+    (how the README's ablation continued a control's checkpoint). Measured on the cpu
+    preset (README, *A falling learning rate*): level with the constant rate, so the presets keep 0."""
     ema_decay: float = 0.999
     """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
     seed: int = 0

@@ -83,8 +83,10 @@ def test_slow_stage_drops_frames_and_latency_stays_bounded(random_model, backend
     # Just in time: the stages before the slow one skip the frames it could not take, rather than
     # track and render them to be dropped in front of it.
     assert summary.dropped_at["track"] >= 0.6 * summary.dropped, summary.dropped_at
-    # ...not the latency: a queue would hold every frame, ending ~78 * 0.15 - 3.1 = 8.6 s behind.
-    assert summary.latency_ms[1] < 1000, summary.line()
+    # ...not the latency: a queue would hold every frame, ending ~78 * 0.15 - 3.1 = 8.6 s behind (p95 near that);
+    # dropping keeps it near one slow stage's time, and under 4 s even on a machine so loaded that every stage
+    # takes 200 ms (1.4 s p95 seen there).
+    assert summary.latency_ms[1] < 4000, summary.line()
     assert VideoReader(tmp_path / "slow.mp4").n_frames >= 70  # held frames fill the file in real time
 
 
