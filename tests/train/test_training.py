@@ -243,6 +243,8 @@ def test_a_run_with_lr_decay_logs_the_falling_rate(tmp_path, data, wojtek_track_
     assert logged[10] == pytest.approx(config.lr_generator)  # the rate step 10 (the 10th) trained with
     assert logged[20] == pytest.approx(config.lr_generator * 0.1)  # the 20th step's: 19 of 20 steps used
     assert result.steps == 20
+    state = load_checkpoint(tmp_path / "model" / "checkpoint.pt", torch.device("cpu"))["trainer"]
+    assert state["opt_d"]["param_groups"][0]["lr"] == config.lr_discriminator
 
 
 def test_train_command(capsys, tmp_path, data, wojtek_track_file):
