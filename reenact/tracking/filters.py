@@ -1,9 +1,15 @@
-"""Causal temporal smoothing of landmarks and pose (the One Euro filter).
+"""Temporal smoothing of landmarks and pose (the One Euro filter).
 
 The One Euro filter (Casiez et al., CHI 2012) is a low-pass filter whose cutoff
 rises with speed: still faces are smoothed hard (no jitter), fast motion
 (speech, blinks) follows with little lag. It looks at past frames only, so live
 use stays causal. Callers reset it at shot cuts and after frames without a face.
+
+A clip on disk has its future frames too: `smooth_sequence_zero_phase` runs the
+filter forwards and backwards and averages the two, so their lags cancel. A
+causal filter's lag puts the rendered face behind the real one (a blink a frame
+or two late, the mouth a little behind speech), which costs PSNR and teaches a
+generator to blur.
 """
 
 from __future__ import annotations
@@ -78,3 +84,37 @@ def smooth_sequence(
             filt.reset()
         out[i] = filt(values[i], dt)
     return out
+
+
+def smooth_sequence_zero_phase(
+    values: np.ndarray, valid: np.ndarray, restarts: np.ndarray, fps: float, config: OneEuroConfig
+) -> np.ndarray:
+    """Filter a sequence TxD... without lag: the mean of a forward and a backward pass of `smooth_sequence`.
+
+    Both passes restart at the same places (gaps and `restarts`), so no run of
+    frames is smoothed with another's. At a run's first frame the forward pass
+    has no past and at its last the backward pass has no future; each end takes
+    the pass that ends there, its raw value, so a new shot starts exactly where
+    its own first frame is.
+    """
+    n = len(values)
+    restarts = restarts[restarts < n]
+    forward = smooth_sequence(values, valid, restarts, fps, config)
+    # In reversed time a shot starting at frame r starts at reversed index n - r (the old frame r - 1).
+    backward = smooth_sequence(values[::-1], valid[::-1], (n - restarts).astype(np.int64), fps, config)[::-1]
+    first, last = _run_ends(valid, restarts)
+    weight = np.full(n, 0.5)
+    weight[last] = 0.0
+    weight[first] = 1.0  # a one-frame run: both passes hold its raw value
+    weight = weight.reshape((n,) + (1,) * (values.ndim - 1))
+    return weight * forward + (1.0 - weight) * backward
+
+
+def _run_ends(valid: np.ndarray, restarts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the first and the last frame of every run of valid frames between restarts."""
+    starts = np.zeros(len(valid), dtype=bool)
+    starts[restarts] = True
+    first = valid & (starts | ~np.concatenate([[False], valid[:-1]]))
+    ends_next = np.concatenate([starts[1:] | ~valid[1:], [True]])
+    last = valid & ends_next
+    return first, last

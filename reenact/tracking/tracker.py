@@ -1,7 +1,8 @@
 """`reenact track`: a video in, a `Track` (per-frame face parameters) out.
 
 Three steps, each usable alone: detect landmarks and shot cuts frame by frame
-(`detect_clip`), smooth them causally within each shot (`smooth_landmarks`),
+(`detect_clip`), smooth them within each shot (`smooth_landmarks`: forwards and
+backwards, so without lag, as a clip on disk allows; live tracking is causal),
 then build the subject's face model and fit every frame (`fit_track`). Every
 temporal filter restarts at the clip's cuts: detected ones (`cuts.py`) or
 those the user names (`cut_list.py`).
@@ -21,13 +22,17 @@ from reenact.params import FaceModel, FaceParams, Track
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.cut_list import AUTO, CutList
 from reenact.tracking.cuts import CutConfig, CutDetector
-from reenact.tracking.filters import OneEuroConfig, smooth_sequence
+from reenact.tracking.filters import OneEuroConfig, smooth_sequence, smooth_sequence_zero_phase
 from reenact.tracking.fitting import FitConfig, fit_clip, fit_error, fit_frames, scatter
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
 from reenact.video_io import VideoReader
 
 Progress = Callable[[int], None]
 """Called with the number of frames just processed."""
+SPEED_CUTOFF_HZ = 5.0
+"""The One Euro speed estimate's cutoff: a blink or a syllable lasts 100-200 ms, and the filter's own cutoff only
+opens for them if its speed estimate sees them within that time (at 1 Hz, the filter's default, it opens after
+most of a blink is over)."""
 MIN_SIDE = 64
 """Smallest frame side tracked: Face Mesh finds 'faces' in smaller frames, but their landmarks are noise."""
 
@@ -42,10 +47,15 @@ class TrackerConfig:
     """Where shots start: detected (auto), nowhere (none), or at the frames and times the user gave."""
     fit: FitConfig = field(default_factory=FitConfig)
     smooth: bool = True
-    """Temporal filtering of landmarks and pose (causal; restarted at cuts and gaps)."""
-    landmark_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=1.5, beta=0.1))
+    """Temporal filtering of landmarks and pose (restarted at cuts and gaps)."""
+    zero_phase: bool = True
+    """Filter forwards and backwards (no lag); False filters from past frames only, as live tracking must and as
+    clips were tracked before (`tools/eval_baselines.py --sweep-smoothing` measures what that lag costs)."""
+    landmark_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=1.5, beta=0.1, d_cutoff=SPEED_CUTOFF_HZ))
     """One Euro settings for landmarks (px)."""
-    pose_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.5))
+    pose_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=2.0, beta=0.5, d_cutoff=SPEED_CUTOFF_HZ))
     """One Euro settings for pose (radians, px, log-scale)."""
     min_valid_fraction: float = 0.0
     """Refuse clips where fewer frames than this hold a face (0: any face frame will do)."""
@@ -103,9 +113,10 @@ def detect_clip(path: str | Path, config: TrackerConfig = TrackerConfig(), progr
     return ClipLandmarks(landmarks, valid, cuts, reader.fps, reader.width, reader.height)
 
 
-def smooth_landmarks(clip: ClipLandmarks, config: OneEuroConfig) -> np.ndarray:
+def smooth_landmarks(clip: ClipLandmarks, config: OneEuroConfig, zero_phase: bool = True) -> np.ndarray:
     """The clip's landmarks, One Euro filtered within each shot and run of face frames."""
-    return smooth_sequence(clip.landmarks, clip.valid, clip.cuts, clip.fps, config).astype(np.float32)
+    smooth = smooth_sequence_zero_phase if zero_phase else smooth_sequence
+    return smooth(clip.landmarks, clip.valid, clip.cuts, clip.fps, config).astype(np.float32)
 
 
 def fit_track(
@@ -121,7 +132,7 @@ def fit_track(
             f"only {n_valid} of {len(clip.valid)} frames of {source or 'the clip'} hold a face "
             f"(need {config.min_valid_fraction:.0%})"
         )
-    landmarks = smooth_landmarks(clip, config.landmark_filter) if config.smooth else clip.landmarks
+    landmarks = smooth_landmarks(clip, config.landmark_filter, config.zero_phase) if config.smooth else clip.landmarks
     if model is None:
         model, params, errors = fit_clip(landmarks, clip.valid, config.fit)
     else:
@@ -130,7 +141,7 @@ def fit_track(
         errors[clip.valid] = fit_error(fitted, model, landmarks[clip.valid])
         params = scatter(fitted, clip.valid)
     if config.smooth:
-        smooth_pose(params, clip, config.pose_filter)
+        smooth_pose(params, clip, config.pose_filter, config.zero_phase)
     return Track(
         params=params,
         model=model,
@@ -145,14 +156,15 @@ def fit_track(
     )
 
 
-def smooth_pose(params: FaceParams, clip: ClipLandmarks, config: OneEuroConfig) -> None:
+def smooth_pose(params: FaceParams, clip: ClipLandmarks, config: OneEuroConfig, zero_phase: bool = True) -> None:
     """One Euro filter the head pose in place (axis-angle, translation, log-scale), restarting at cuts."""
     valid = params.valid
     pose = np.full((len(valid), 6), np.nan)
     pose[valid, :3] = rotation_to_vector(params.rotation[valid])
     pose[valid, 3:5] = params.translation[valid]
     pose[valid, 5] = np.log(params.scale[valid])
-    pose = smooth_sequence(pose, valid, clip.cuts, clip.fps, config)
+    smooth = smooth_sequence_zero_phase if zero_phase else smooth_sequence
+    pose = smooth(pose, valid, clip.cuts, clip.fps, config)
     params.rotation[valid] = rotation_from_vector(pose[valid, :3])
     params.translation[valid] = pose[valid, 3:5]
     params.scale[valid] = np.exp(pose[valid, 5])

@@ -130,10 +130,13 @@ def test_filters_restart_at_a_cut(jump_cut_detected):
     np.testing.assert_allclose(track.params.translation[cut], raw.translation[0], atol=1e-3)
     np.testing.assert_allclose(track.params.scale[cut], raw.scale[0], rtol=1e-5)
     np.testing.assert_allclose(track.params.rotation[cut], raw.rotation[0], atol=1e-5)
-    # Without the cut the filters drag the old shot's face into the new one.
+    # Without the cut the filters blend the two shots' faces on the frames next to it. (Less than a causal filter
+    # did, >5 px: the zero-phase pass's speed estimate sees the jump at once and opens the cutoff.)
     clip.cuts = np.zeros(0, dtype=np.int32)
     dragged = fit_track(clip, model=track.model)
-    assert np.abs(dragged.params.translation[cut] - raw.translation[0]).max() > 5
+    blend = np.abs(dragged.params.translation[cut - 2 : cut + 3] - track.params.translation[cut - 2 : cut + 3]).max()
+    print(f"without the cut, the translation next to it moves by up to {blend:.2f} px")
+    assert blend > 1.0
 
 
 def test_user_cuts_replace_detection(jump_cut_clip):

@@ -111,6 +111,25 @@ def test_filter_reduces_jitter_without_dragging(detected, name):
     assert lag < 0.02 * iod, "the filter drags landmarks too far from the detections"
 
 
+@pytest.mark.parametrize("name", ["target_franck.mp4", "target_edtalk.mp4"])
+def test_smoothed_mouth_and_lids_move_with_the_detections(detected, name):
+    """Zero-phase smoothing: the mouth and eye openings peak on the raw detections' frames, not a frame late."""
+    clip = detected(name)
+    smoothed = smooth_landmarks(clip, TrackerConfig().landmark_filter)
+    for part, (upper, lower) in {"mouth": (13, 14), "left eye": (159, 145)}.items():
+        def opening(landmarks: np.ndarray) -> np.ndarray:
+            return np.linalg.norm(landmarks[:, upper, :2] - landmarks[:, lower, :2], axis=-1)
+
+        raw, smooth = opening(clip.landmarks), opening(smoothed)
+        n = len(raw)
+        shifts = range(-3, 4)
+        correlation = [np.corrcoef(raw[5 + k:n - 5 + k], smooth[5:n - 5])[0, 1] for k in shifts]
+        best = int(np.argmax(correlation))
+        print(f"{name} {part}: best shift {shifts[best]} frames, correlation {correlation[best]:.3f}")
+        assert shifts[best] == 0, f"{name}: the smoothed {part} opening trails the detections"
+        assert correlation[best] > 0.97
+
+
 def test_joined_clips_are_split_at_the_join(tmp_path, data):
     first, fps = read_frames(data / "target_franck.mp4")
     second, _ = read_frames(data / "drive_d19.mp4")
