@@ -7,9 +7,9 @@ use stays causal. Callers reset it at shot cuts and after frames without a face.
 
 A clip on disk has its future frames too: `smooth_sequence_zero_phase` runs the
 filter forwards and backwards and averages the two, so their lags cancel. A
-causal filter's lag puts the rendered face behind the real one (a blink a frame
-or two late, the mouth a little behind speech), which costs PSNR and teaches a
-generator to blur.
+causal filter's lag puts the rendered face behind the real one (blinks and
+mouth shapes about a frame late), so a generator learns from, and is scored
+against, frames its conditioning does not match.
 """
 
 from __future__ import annotations
