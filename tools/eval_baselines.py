@@ -27,7 +27,7 @@ import torch
 
 from reenact.eval.evaluate import EvalConfig, EvalSequence, TrainingFrames, evaluate
 from reenact.eval.results import EvalResult
-from reenact.eval.report import VIDEO, markdown_table, write_report
+from reenact.eval.report import COLUMNS, VIDEO, markdown_table, write_report
 from reenact.params import Track
 from reenact.render.conditioning import ConditioningConfig
 from reenact.render.crop import CropConfig
@@ -95,14 +95,14 @@ def sweep_smoothing(clip: Path, holdout: float, size: int) -> None:
         "none (--no-smooth)": dataclasses.replace(default, smooth=False),
     }
     detections = detect_clip(clip)
-    keys = ["psnr_face", "psnr_edit", "psnr_eyes", "psnr_mouth", "landmark_error", "flicker"]
-    print("| smoothing | warp PSNR face | PSNR edit mask | PSNR eyes | PSNR mouth | landmarks % IOD | flicker |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    shown = ("psnr_face", "psnr_edit", "psnr_eyes", "psnr_mouth", "landmark_error", "flicker")
+    columns = [(key, header, fmt) for key, header, fmt, _ in COLUMNS if key in shown]
+    print("| smoothing (warp baseline) | " + " | ".join(header for _, header, _ in columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
     for name, config in variants.items():
         track = fit_track(detections, config, source=str(clip))
         warp = score_baselines(clip, track, holdout, size).summary()["warp"]
-        cells = " | ".join(f"{warp[k]:.4f}" if k == "flicker" else f"{warp[k]:.2f}" for k in keys)
-        print(f"| {name} | {cells} |", flush=True)
+        print(f"| {name} | " + " | ".join(fmt.format(warp[key]) for key, _, fmt in columns) + " |", flush=True)
 
 
 if __name__ == "__main__":
