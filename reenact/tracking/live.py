@@ -33,7 +33,7 @@ from reenact.errors import SettingError
 from reenact.params import FaceModel, FaceParams, unplace
 from reenact.tracking.canonical_face import N_VERTICES
 from reenact.tracking.face_regions import neutral_frame
-from reenact.tracking.filters import OneEuroConfig, OneEuroFilter
+from reenact.tracking.filters import SPEED_CUTOFF_HZ, OneEuroConfig, OneEuroFilter
 from reenact.tracking.fitting import fit_frames, fit_pose, pose_normalised_shapes
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
 
@@ -44,8 +44,9 @@ class LiveTrackingConfig:
 
     landmarks: LandmarkConfig = field(default_factory=lambda: LandmarkConfig(max_faces=1))
     """Face Mesh settings; one face is looked for, the cheapest on every frame."""
-    landmark_filter: OneEuroConfig = field(default_factory=lambda: OneEuroConfig(min_cutoff=1.5, beta=0.1))
-    """One Euro settings for landmarks (px), as `reenact track` uses."""
+    landmark_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=1.5, beta=0.1, d_cutoff=SPEED_CUTOFF_HZ))
+    """One Euro settings for landmarks (px), as `reenact track` uses (causally here)."""
     calibration_seconds: float = 1.0
     """Seconds of face frames the source's identity and neutral reference are taken from."""
     min_calibration_frames: int = 8

@@ -22,17 +22,13 @@ from reenact.params import FaceModel, FaceParams, Track
 from reenact.tracking.canonical_face import N_LANDMARKS
 from reenact.tracking.cut_list import AUTO, CutList
 from reenact.tracking.cuts import CutConfig, CutDetector
-from reenact.tracking.filters import OneEuroConfig, smooth_sequence, smooth_sequence_zero_phase
+from reenact.tracking.filters import SPEED_CUTOFF_HZ, OneEuroConfig, smooth_sequence, smooth_sequence_zero_phase
 from reenact.tracking.fitting import FitConfig, fit_clip, fit_error, fit_frames, scatter
 from reenact.tracking.landmarks import LandmarkConfig, LandmarkDetector
 from reenact.video_io import VideoReader
 
 Progress = Callable[[int], None]
 """Called with the number of frames just processed."""
-SPEED_CUTOFF_HZ = 5.0
-"""The One Euro speed estimate's cutoff: a blink or a syllable lasts 100-200 ms, and the filter's own cutoff only
-opens for them if its speed estimate sees them within that time (at 1 Hz, the filter's default, it opens after
-most of a blink is over)."""
 MIN_SIDE = 64
 """Smallest frame side tracked: Face Mesh finds 'faces' in smaller frames, but their landmarks are noise."""
 
