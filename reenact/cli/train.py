@@ -61,6 +61,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ablation.add_argument("--detail-weight", type=float,
                           help="weight of the L1 on three octaves of detail bands (0: none)")
     ablation.add_argument("--adv-start", type=int, help="step at which the adversarial phase starts")
+    ablation.add_argument("--adversarial-weight", type=float,
+                          help="weight of the generator's hinge terms (0: the discriminators still train, and "
+                               "their feature matching stays on; default 1)")
     ablation.add_argument("--patch-size", type=int,
                           help="train on random windows of this many pixels first (0: whole crops throughout)")
     ablation.add_argument("--patch-share", type=float,
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     config = train_preset(args.preset, steps=args.steps, batch_size=args.batch_size, size=args.size,
                           context=False if args.no_context else None, texture_channels=args.texture_channels,
                           detail_gain=args.detail_gain, detail_weight=args.detail_weight, adv_start=args.adv_start,
-                          amp=False if args.float32 else None, patch_size=args.patch_size,
+                          adversarial_weight=args.adversarial_weight, amp=False if args.float32 else None,
+                          patch_size=args.patch_size,
                           patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip,
                           head=args.head, disc_width=args.disc_width,
                           lr_decay_share=args.lr_decay)

@@ -48,7 +48,8 @@ class TrainConfig:
     face_weight: float = 1.0
     """Extra L1 weight on the rendered face (1 + this there)."""
     adversarial_weight: float = 1.0
-    """Weight of the generator's hinge loss (per-frame discriminator)."""
+    """Weight of the generator's hinge losses (per-frame, and temporal times `temporal_weight`); feature matching
+    has its own weight, so 0 leaves the discriminators as a paired feature loss only."""
     temporal_weight: float = 0.5
     """Weight of the temporal discriminator's terms, relative to the per-frame ones."""
     feature_matching_weight: float = 2.0
@@ -122,6 +123,8 @@ class TrainConfig:
             raise SettingError(f"--patch-share must be in [0, 1], got {self.patch_share}")
         if not 0 <= self.lr_decay_share <= 1:
             raise SettingError(f"--lr-decay must be in [0, 1], got {self.lr_decay_share}")
+        if self.adversarial_weight < 0:
+            raise SettingError(f"--adversarial-weight must be >= 0, got {self.adversarial_weight}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
             raise SettingError("preview_every and checkpoint_every must be >= 1")
 

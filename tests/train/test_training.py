@@ -231,6 +231,28 @@ def test_generator_lr_decays_linearly_over_the_last_share_of_the_budget():
         train_preset("cpu", lr_decay_share=1.5).check(network_for(decayed, 5, N_CHANNELS))
 
 
+def test_the_adversarial_weight_scales_the_generators_hinge_terms_only(wojtek_cache):
+    """--adversarial-weight 0 (with feature matching off too) leaves an adversarial-phase generator step exactly an
+    L1 step, while weight 1 moves it elsewhere; a negative weight is refused."""
+    folder, track, _ = wojtek_cache
+    data_set = TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1))
+    generators = {}
+    for name, overrides in {"l1 only": {"adv_start": 10_000},
+                            "weight 0": {"adv_start": 0, "adversarial_weight": 0.0, "feature_matching_weight": 0.0},
+                            "weight 1": {"adv_start": 0, "adversarial_weight": 1.0, "feature_matching_weight": 0.0}
+                            }.items():
+        trainer = _tiny_trainer(**overrides)
+        k = trainer.frames_per_run
+        sampler = SequenceSampler(data_set.sequence_ends(k), k, seed=0)
+        trainer.train_step(data_set.batch(sampler(trainer.config.batch_size // k), torch.device("cpu")))
+        generators[name] = torch.cat([p.detach().flatten() for p in trainer.generator.parameters()])
+    assert torch.equal(generators["weight 0"], generators["l1 only"])
+    assert not torch.allclose(generators["weight 1"], generators["l1 only"])
+    config = train_preset("cpu", adversarial_weight=-1.0)
+    with pytest.raises(SettingError, match="--adversarial-weight"):
+        config.check(network_for(config, 5, N_CHANNELS))
+
+
 def test_a_run_with_lr_decay_logs_the_falling_rate(tmp_path, data, wojtek_track_file):
     """--lr-decay 0.5 over 20 steps: the generator's rate (lr_g in log.csv) is the preset's for the first 10
     steps, then falls to a tenth of it by step 19; the discriminators' stays."""
