@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,6 +223,14 @@ def test_interrupted_run_leaves_a_checkpoint_and_resumes_to_a_model(tmp_path, da
     # The exported ONNX file computes what the EMA generator computes.
     exported = OnnxRuntimeBackend(folder, "cpu", BackendConfig())
     assert check_agreement(exported, TorchBackend(folder, "cpu", BackendConfig()), random_stack(exported)).max_abs < 1e-4
+
+    # tools/raw_weights_model.py: the checkpoint's raw (non-EMA) generator as a model folder of its own.
+    raw = tmp_path / "raw"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "tools" / "raw_weights_model.py"), str(out), str(raw)], check=True)
+    weights = torch.load(open_model(raw).weights_path, weights_only=True)
+    trained = load_checkpoint(out / "checkpoint.pt", torch.device("cpu"))["trainer"]
+    assert all(torch.equal(weights[key], trained["generator"][key]) for key in weights)
+    assert not all(torch.equal(weights[key], trained["ema"][key]) for key in weights)
 
 
 def test_generator_lr_decays_linearly_over_the_last_share_of_the_budget():
