@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from reenact.errors import InputError, ReenactError
-from reenact.model_folder import CHECKPOINT, ModelFolder, open_model, save_model
+from reenact.model_folder import CHECKPOINT, open_model, save_model
 from reenact.nn.generator import build_generator
 from reenact.params import Track
 from reenact.train.checkpoint import load_checkpoint
@@ -35,16 +35,17 @@ def main() -> int:
         return 1
     checkpoint = args.run / CHECKPOINT
     try:
-        folder: ModelFolder = open_model(args.run)
+        folder = open_model(args.run)
         if not checkpoint.is_file():
             raise InputError(f"{checkpoint} not found: the run's raw weights are only in its checkpoint")
         state = load_checkpoint(checkpoint, torch.device("cpu"))
     except ReenactError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    generator = build_generator(folder.info().generator)
+    info = folder.info()
+    generator = build_generator(info.generator)
     generator.load_state_dict(state["trainer"]["generator"])
-    save_model(args.output, generator.eval(), folder.info(), Track.load(folder.track_path))
+    save_model(args.output, generator.eval(), info, Track.load(folder.track_path))
     print(f"step {state['trainer']['step']}: raw generator weights -> {args.output}")
     return 0
 

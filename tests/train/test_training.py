@@ -226,7 +226,8 @@ def test_interrupted_run_leaves_a_checkpoint_and_resumes_to_a_model(tmp_path, da
 
     # tools/raw_weights_model.py: the checkpoint's raw (non-EMA) generator as a model folder of its own.
     raw = tmp_path / "raw"
-    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "tools" / "raw_weights_model.py"), str(out), str(raw)], check=True)
+    tool = Path(__file__).resolve().parents[2] / "tools" / "raw_weights_model.py"
+    subprocess.run([sys.executable, str(tool), str(out), str(raw)], check=True)
     weights = torch.load(open_model(raw).weights_path, weights_only=True)
     trained = load_checkpoint(out / "checkpoint.pt", torch.device("cpu"))["trainer"]
     assert all(torch.equal(weights[key], trained["generator"][key]) for key in weights)
