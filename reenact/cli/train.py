@@ -71,6 +71,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ablation.add_argument("--lr-decay", type=float, metavar="SHARE",
                           help="the last SHARE of the steps (or of --minutes) lowers the generator's learning "
                                "rate linearly to zero, as pix2pix does (default 0: constant)")
+    ablation.add_argument("--synthetic-winks", type=float, metavar="SHARE",
+                          help="make SHARE of the training runs winks: one eye lent by a run a blink away, so a "
+                               "clip of two-eyed blinks still teaches one eye shut (default 0: none)")
     ablation.add_argument("--float32", action="store_true",
                           help="no bfloat16 autocast, even on a GPU or a CPU with bfloat16 instructions")
     train.set_defaults(run=run)
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                           patch_size=args.patch_size,
                           patch_share=args.patch_share, base_width=args.base_width, head_skip=args.head_skip,
                           head=args.head, disc_width=args.disc_width,
-                          lr_decay_share=args.lr_decay)
+                          lr_decay_share=args.lr_decay, wink_share=args.synthetic_winks)
     if args.dry_run:
         from reenact.render.conditioning import N_CHANNELS, ConditioningConfig
         from reenact.train.config import network_for

@@ -108,17 +108,27 @@ def generator_input(stack: Tensor, crop: Tensor, mask: Tensor) -> Tensor:
     return torch.cat([stack, context, mask.to(crop.dtype) * 2 - 1], dim=1)
 
 
-def random_edit_masks(sub_regions: Tensor, frames_per_run: int, generator: torch.Generator) -> Tensor:
+def random_edit_masks(
+    sub_regions: Tensor, frames_per_run: int, generator: torch.Generator,
+    lent_eyes: Tensor | None = None, donor_sub_regions: Tensor | None = None,
+) -> Tensor:
     """bool B x 1 x S x S training masks for uint8 B x 1 x S x S sub-region maps laid out in runs of K frames.
 
     Each run gets one draw, shared by its K frames (an edit covers a stretch of
     frames): the whole face with probability TRAIN_FULL_FACE, else a random
     non-empty set of sub-regions, each grown by a margin drawn from TRAIN_GROW.
+    A run lent an eye (`lent_eyes`, int64 B: 0 right, 1 left, -1 none; the
+    donors' maps in `donor_sub_regions`) gets that eye only, where either map
+    puts it: a wink's edit mask, the other eye left as context.
     """
     b, size = sub_regions.shape[0], sub_regions.shape[-1]
+    k = frames_per_run
     masks = []
-    for run in sub_regions.view(b // frames_per_run, frames_per_run, *sub_regions.shape[1:]):
-        if torch.rand((), generator=generator) < TRAIN_FULL_FACE:
+    for index, run in enumerate(sub_regions.view(b // k, k, *sub_regions.shape[1:])):
+        eye = -1 if lent_eyes is None else int(lent_eyes[index * k])
+        if eye >= 0:
+            names = [_EYES[eye]]
+        elif torch.rand((), generator=generator) < TRAIN_FULL_FACE:
             names = list(SUB_REGIONS)
         else:
             picks = torch.rand(len(SUB_REGIONS), generator=generator) < 0.5
@@ -127,7 +137,10 @@ def random_edit_masks(sub_regions: Tensor, frames_per_run: int, generator: torch
             names = [name for name, pick in zip(SUB_REGIONS, picks) if pick]
         low, high = TRAIN_GROW
         grow = low + (high - low) * float(torch.rand((), generator=generator))
-        masks.append(grow_mask(select(run, names), round(grow * size)))
+        chosen = select(run, names)
+        if eye >= 0 and donor_sub_regions is not None:
+            chosen |= select(donor_sub_regions[index * k : (index + 1) * k], names)
+        masks.append(grow_mask(chosen, round(grow * size)))
     return torch.cat(masks)
 
 

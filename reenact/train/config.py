@@ -70,6 +70,9 @@ class TrainConfig:
     preset (README, *A falling learning rate*): level with the constant rate, so the presets keep 0."""
     ema_decay: float = 0.999
     """EMA decay of the exported generator's weights (ramped up from 0 over the first steps)."""
+    wink_share: float = 0.0
+    """Share of the training runs made into winks: one eye lent by a run a blink away
+    (`reenact.train.dataset.WinkRuns`; context generators only); 0: none."""
     seed: int = 0
     """Seed of weight initialisation and batch sampling."""
     validation_fraction: float = 0.1
@@ -123,6 +126,10 @@ class TrainConfig:
             raise SettingError(f"--patch-share must be in [0, 1], got {self.patch_share}")
         if not 0 <= self.lr_decay_share <= 1:
             raise SettingError(f"--lr-decay must be in [0, 1], got {self.lr_decay_share}")
+        if not 0 <= self.wink_share < 1:
+            raise SettingError(f"--synthetic-winks must be in [0, 1), got {self.wink_share}")
+        if self.wink_share and not self.context:
+            raise SettingError("--synthetic-winks needs the context generator (drop --no-context)")
         if self.adversarial_weight < 0:
             raise SettingError(f"--adversarial-weight must be >= 0, got {self.adversarial_weight}")
         if self.preview_every < 1 or self.checkpoint_every < 1:

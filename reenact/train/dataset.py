@@ -43,6 +43,12 @@ from reenact.video_io import VideoReader
 CACHE_VERSION = 3
 FACE_BIT, REGION_BIT, SUB_REGION_SHIFT = 1, 2, 2
 """Bits of masks.npy: the face and mouth-and-eyes flags, and where the 3-bit sub-region map starts."""
+WINK_REACH = 0.3
+"""How far apart (s) a run and the run that lends it an eye may be: close enough that the crop, which follows
+the head, puts the lent eye where the run's own was, and far enough to reach across most of a blink."""
+WINK_GAP = 0.1
+"""Least difference (eye widths, mean over the run) between the lent eye's openness and the other eye's for a
+composed run to count as a wink: a third of an open eye (about 0.3), well above the two eyes' usual mismatch."""
 
 Progress = Callable[[int], object]
 
@@ -157,6 +163,8 @@ class Batch:
     """uint8 B x 1 x S x S face sub-region map (edit masks select by it)."""
     frames: torch.Tensor
     """int64 B frame indices."""
+    wink: Wink | None = None
+    """Frames that take one eye from another frame (`SequenceSampler` with winks); None: none do."""
 
     def window(self, top: int, left: int, size: int) -> Batch:
         """The same frames cut to the size x size window at (top, left) (patch training)."""
@@ -173,6 +181,67 @@ class Batch:
             return self.conditioning
         return generator_input(self.conditioning, self.real, mask.mask(self.sub_regions))
 
+    def with_lent_eyes(self, masks: torch.Tensor) -> Batch:
+        """The batch with each winking frame's conditioning and real crop taken from its donor inside `masks`
+        (bool B x 1 x S x S, the edit masks, which cover the lent eye): a frame of one eye shut and one open,
+        drawn and conditioned alike. Frames without a donor are unchanged."""
+        if self.wink is None:
+            return self
+        lent = masks & (self.wink.eye >= 0).view(-1, 1, 1, 1).to(masks.device)
+        donor = self.wink.donor
+        return dataclasses.replace(
+            self, conditioning=torch.where(lent, donor.conditioning, self.conditioning),
+            real=torch.where(lent, donor.real, self.real), wink=None,
+        )
+
+
+@dataclass
+class Wink:
+    """Per frame of a batch, the eye it takes from a donor frame of the same shot (`WinkRuns`)."""
+
+    eye: torch.Tensor
+    """int64 B: 0 the right eye, 1 the left, -1 none (the frame is itself)."""
+    donor: Batch
+    """The donor frames (a frame without a donor stands for itself)."""
+
+
+@dataclass(frozen=True)
+class WinkRuns:
+    """Training runs that become winks with one eye lent by a nearby run of the same shot.
+
+    A clip of a person blinking holds no wink: both eyes always shut together.
+    A generator trained on it, and shown one eye's region to re-render while the
+    other eye is context, learns to copy the visible eye's state, and draws a
+    wink asked of it half open. Lending one eye from a run a blink away, its
+    pixels and its conditioning alike, makes the wink examples the clip lacks.
+    """
+
+    ends: np.ndarray
+    """int64 N: last frame of each run."""
+    offsets: np.ndarray
+    """int64 N: the donor run's last frame minus the run's."""
+    eyes: np.ndarray
+    """int64 N: the lent eye (0 right, 1 left)."""
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One step's runs: their frames and, per frame, the donor of a lent eye (`WinkRuns`)."""
+
+    frames: np.ndarray
+    """int64 B, run by run, oldest first."""
+    donors: np.ndarray
+    """int64 B: the frame lending an eye, -1 none."""
+    eyes: np.ndarray
+    """int64 B: the eye lent (0 right, 1 left), -1 none."""
+
+    def part(self, parts: int, index: int) -> Draw:
+        """The `index`-th of `parts` equal shares of the runs (one process's)."""
+        def share(x: np.ndarray) -> np.ndarray:
+            return x.reshape(parts, -1)[index]
+
+        return Draw(share(self.frames), share(self.donors), share(self.eyes))
+
 
 class TrainingSet:
     """The cached clip, split into training frames and the held-out tail, with random batch sampling."""
@@ -185,6 +254,8 @@ class TrainingSet:
         self.stacks = stack_indices(self.valid, track.cuts, window)
         self.validation = validation
         self.cuts = track.cuts
+        self.openness = track.params.openness
+        self.fps = track.fps
 
     def sequence_ends(self, k: int, frames: np.ndarray | None = None) -> np.ndarray:
         """Frames t such that t-k+1 .. t are valid, in one shot, and all training frames (before the tail);
@@ -204,6 +275,30 @@ class TrainingSet:
             if usable[span].all() and not new_shot[t - k + 2 : t + 1].any():
                 ends.append(t)
         return np.asarray(ends, dtype=np.int64)
+
+    def wink_runs(self, k: int) -> WinkRuns:
+        """Every training run of K frames that an eye from a run at most WINK_REACH away, in the same shot,
+        turns into a wink (WINK_GAP), each with the donor and eye that make the largest difference."""
+        ends = self.sequence_ends(k)
+        n = len(self.valid)
+        is_end = np.zeros(n, dtype=bool)
+        is_end[ends] = True
+        shot = np.zeros(n, dtype=np.int64)
+        shot[np.asarray(self.cuts, dtype=np.int64)] = 1
+        shot = np.cumsum(shot)
+        rows = ends[:, None] - np.arange(k - 1, -1, -1)[None, :]  # E x K frames of each run
+        best_gap, best_offset = np.zeros((len(ends), 2)), np.zeros((len(ends), 2), dtype=np.int64)
+        reach = max(1, round(WINK_REACH * self.fps))
+        for offset in (d for d in range(-reach, reach + 1) if d):
+            donor = np.clip(ends + offset, 0, n - 1)
+            usable = (ends + offset >= 0) & (ends + offset < n) & is_end[donor] & (shot[donor] == shot[ends])
+            donor_rows = np.clip(rows + offset, 0, n - 1)
+            for eye in (0, 1):
+                gap = np.abs(self.openness[donor_rows, eye] - self.openness[rows, 1 - eye]).mean(1)
+                better = usable & (gap > best_gap[:, eye])
+                best_gap[better, eye], best_offset[better, eye] = gap[better], offset
+        run, eye = np.nonzero(best_gap >= WINK_GAP)
+        return WinkRuns(ends[run], best_offset[run, eye], eye.astype(np.int64))
 
     def validation_frames(self, limit: int) -> np.ndarray:
         """Up to `limit` valid held-out frames, evenly spread over the tail."""
@@ -230,19 +325,41 @@ class TrainingSet:
             frames=torch.from_numpy(frames),
         )
 
+    def draw_batch(self, draw: Draw, device: torch.device) -> Batch:
+        """The batch of a sampler's draw, with its donors' frames when some frames take an eye from another."""
+        batch = self.batch(draw.frames, device)
+        if (draw.eyes < 0).all():
+            return batch
+        donor = self.batch(np.where(draw.donors >= 0, draw.donors, draw.frames), device)
+        return dataclasses.replace(batch, wink=Wink(torch.from_numpy(draw.eyes).to(device), donor))
+
 
 class SequenceSampler:
     """Random runs of K consecutive training frames, from a torch.Generator whose state is checkpointed
-    (so a resumed run draws exactly the batches an uninterrupted one would)."""
+    (so a resumed run draws exactly the batches an uninterrupted one would); with `winks`, each run is instead
+    a wink (`WinkRuns`) with probability `wink_share`."""
 
-    def __init__(self, ends: np.ndarray, k: int, seed: int) -> None:
+    def __init__(
+        self, ends: np.ndarray, k: int, seed: int, winks: WinkRuns | None = None, wink_share: float = 0.0
+    ) -> None:
         if len(ends) == 0:
             raise InputError(f"no run of {k} consecutive training frames with a face; the clip is too short or broken")
         self.ends, self.k = ends, k
+        self.winks = winks if winks is not None and len(winks.ends) and wink_share > 0 else None
+        self.wink_share = wink_share
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, sequences: int) -> np.ndarray:
-        """Frame indices of `sequences` runs, each oldest first: `sequences * K` frames."""
+    def __call__(self, sequences: int) -> Draw:
+        """`sequences` runs, each oldest first: `sequences * K` frames and their donors."""
         picks = torch.randint(len(self.ends), (sequences,), generator=self.generator).numpy()
-        ends = self.ends[picks]
-        return (ends[:, None] - np.arange(self.k - 1, -1, -1)[None, :]).reshape(-1)
+        ends, donor_ends, eyes = self.ends[picks], np.full(sequences, -1), np.full(sequences, -1)
+        if self.winks is not None:  # drawn only then, so a run without winks draws what it always drew
+            wink = torch.rand(sequences, generator=self.generator).numpy() < self.wink_share
+            chosen = torch.randint(len(self.winks.ends), (sequences,), generator=self.generator).numpy()
+            ends = np.where(wink, self.winks.ends[chosen], ends)
+            donor_ends = np.where(wink, ends + self.winks.offsets[chosen], -1)
+            eyes = np.where(wink, self.winks.eyes[chosen], -1)
+        back = np.arange(self.k - 1, -1, -1)[None, :]
+        frames = (ends[:, None] - back).reshape(-1)
+        donors = np.where(donor_ends[:, None] >= 0, donor_ends[:, None] - back, -1).reshape(-1)
+        return Draw(frames, donors, np.repeat(eyes, self.k))

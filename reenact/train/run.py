@@ -225,7 +225,11 @@ def _train(
     k = trainer.frames_per_run
     # Every process draws the same whole batch and trains on its own share of the runs, so the sampler's
     # state is one for all (rank 0's checkpoint holds it) and a run resumes on any number of processes.
-    sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed)
+    winks = data.wink_runs(k) if config.wink_share else None
+    if winks is not None:
+        say(f"synthetic winks: {len(winks.ends)} training runs can be lent an eye"
+            + ("" if len(winks.ends) else " (no blink in the clip); training without them"))
+    sampler = SequenceSampler(data.sequence_ends(k), k, seed=config.seed, winks=winks, wink_share=config.wink_share)
     run = {"config": config.to_dict(), "data_hash": data_hash}
     if resume:
         try:
@@ -262,11 +266,11 @@ def _train(
                 if time_limit is not None and processes.on_any_rank(time.perf_counter() - start > time_limit):
                     say(f"time limit reached at step {trainer.step}")
                     break
-                share = sampler(runs_per_step).reshape(processes.world_size, -1)[processes.rank]
+                share = sampler(runs_per_step).part(processes.world_size, processes.rank)
                 used = max(trainer.step / config.steps, 0 if time_limit is None else (time.perf_counter() - start) / time_limit)
                 patch = config.patch_size if used < config.patch_share else 0
                 trainer.scale_generator_lr(config.generator_lr_scale(used))
-                losses = trainer.train_step(data.batch(share, device), patch)
+                losses = trainer.train_step(data.draw_batch(share, device), patch)
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
                     counts[name] = counts.get(name, 0) + 1

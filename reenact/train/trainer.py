@@ -7,7 +7,9 @@ a run with `patch_size`, one random window of them):
    real crop with a random edit mask blanked (one draw per run,
    `reenact.render.edit_mask.random_edit_masks`, seeded by the step so a
    resumed run draws the same masks) and returns it re-rendered inside the
-   mask only, which is what the losses and discriminators then see;
+   mask only, which is what the losses and discriminators then see; a run
+   lent an eye by a nearby one (`reenact.train.dataset.WinkRuns`) is masked
+   at that eye and composed from both, a wink the clip never shows;
 2. discriminator phase (from `adv_start` on): the per-frame conditional
    PatchGAN judges (stack, real) and (stack, fake) and the temporal one the K-frame
    runs, real and fake, with the hinge loss;
@@ -119,7 +121,10 @@ class Trainer:
         # One stream per process: each draws for its own runs (one process alone: the seed it always had).
         draw = torch.Generator().manual_seed((self.mask_seed * 1_000_003 + self.step) * self.world_size + self.rank)
         if self.network.generator.context:
-            masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw)
+            wink = batch.wink
+            masks = random_edit_masks(batch.sub_regions, self.frames_per_run, draw,
+                                      None if wink is None else wink.eye, None if wink is None else wink.donor.sub_regions)
+            batch = batch.with_lent_eyes(masks)
             inputs = generator_input(batch.conditioning, batch.real, masks)
         if patch:
             top, left = (int(torch.randint(size - patch + 1, (), generator=draw)) for size in batch.real.shape[-2:])

@@ -20,11 +20,14 @@ from reenact.runtime.config import BackendConfig
 from reenact.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.runtime.parity import check_agreement, random_stack
 from reenact.runtime.torch_backend import TorchBackend
+from reenact.render.edit_mask import TRAIN_GROW, grow_mask, random_edit_masks, select
+from reenact.train import dataset as dataset_module
 from reenact.train import trainer as trainer_module
 from reenact.train.checkpoint import load_checkpoint
 from reenact.train.config import network_for, train_preset
 from reenact.train.dataset import (
     CacheKey,
+    Draw,
     SequenceSampler,
     TrainingSet,
     build_cache,
@@ -77,7 +80,7 @@ def test_sequences_never_touch_the_held_out_tail(wojtek_cache):
     ends = data_set.sequence_ends(3)
     assert ends.min() == 2 and ends.max() == validation[0] - 1
     sampler = SequenceSampler(ends, 3, seed=0)
-    frames = sampler(50).reshape(50, 3)
+    frames = sampler(50).frames.reshape(50, 3)
     assert (np.diff(frames, axis=1) == 1).all() and frames.max() < validation[0]
 
 
@@ -107,7 +110,7 @@ def _fit_sixteen_frames(cache, patch: int = 0) -> tuple[float, float]:
     sampler = SequenceSampler(data_set.sequence_ends(k, frames), k, seed=0)
     before = validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
     for _ in range(400):
-        trainer.train_step(data_set.batch(sampler(trainer.config.batch_size // k), torch.device("cpu")), patch)
+        trainer.train_step(data_set.draw_batch(sampler(trainer.config.batch_size // k), torch.device("cpu")), patch)
     return before, validate(trainer.ema, data_set, frames, torch.device("cpu"))["psnr"]
 
 
@@ -168,7 +171,7 @@ def test_discriminator_width_reaches_both_discriminators():
 def _run_steps(trainer: Trainer, data_set: TrainingSet, sampler: SequenceSampler, steps: int) -> None:
     k = trainer.frames_per_run
     for _ in range(steps):
-        trainer.train_step(data_set.batch(sampler(trainer.config.batch_size // k), torch.device("cpu")))
+        trainer.train_step(data_set.draw_batch(sampler(trainer.config.batch_size // k), torch.device("cpu")))
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(wojtek_cache):
@@ -256,7 +259,7 @@ def test_the_adversarial_weight_scales_the_generators_hinge_terms_only(wojtek_ca
         trainer = _tiny_trainer(**overrides)
         k = trainer.frames_per_run
         sampler = SequenceSampler(data_set.sequence_ends(k), k, seed=0)
-        trainer.train_step(data_set.batch(sampler(trainer.config.batch_size // k), torch.device("cpu")))
+        trainer.train_step(data_set.draw_batch(sampler(trainer.config.batch_size // k), torch.device("cpu")))
         generators[name] = torch.cat([p.detach().flatten() for p in trainer.generator.parameters()])
     assert torch.equal(generators["weight 0"], generators["l1 only"])
     assert not torch.allclose(generators["weight 1"], generators["l1 only"])
@@ -340,3 +343,89 @@ def test_every_preset_trains_two_steps_into_a_model(tmp_path, data, wojtek_track
         assert info.training == json.loads(json.dumps(config.to_dict()))
         exported = OnnxRuntimeBackend(result.folder, "cpu", BackendConfig())
         assert exported.infer(random_stack(exported, 1)).shape == (1, 3, 64, 64)
+
+
+def _blinking(data_set: TrainingSet, closed: slice) -> TrainingSet:
+    """The data set with its eyes open (0.3) everywhere but both shut (0.0) over `closed`: a two-eyed blink."""
+    openness = np.full((len(data_set.valid), 2), 0.3, dtype=np.float32)
+    openness[closed] = 0.0
+    data_set.openness = openness
+    return data_set
+
+
+def test_wink_runs_lend_an_eye_across_a_blink_only(wojtek_cache):
+    folder, track, _ = wojtek_cache
+    data_set = _blinking(TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1)),
+                         slice(100, 106))
+    k, reach = 2, round(dataset_module.WINK_REACH * track.fps)
+    winks = data_set.wink_runs(k)
+    ends = set(data_set.sequence_ends(k).tolist())
+    assert len(winks.ends) and set(winks.eyes.tolist()) == {0, 1}
+    assert all(end in ends and end + offset in ends for end, offset in zip(winks.ends, winks.offsets))
+    assert (np.abs(winks.offsets) <= reach).all() and (winks.offsets != 0).all()
+    # Every wink run or its donor touches the blink; runs far from it have no donor that makes a wink.
+    for end, offset in zip(winks.ends, winks.offsets):
+        touched = [t for t in (end, end - 1, end + offset, end + offset - 1) if 100 <= t < 106]
+        assert touched, (end, offset)
+    assert winks.ends.min() >= 100 - reach and winks.ends.max() <= 106 + reach
+    # Composed, the lent eye and the other eye differ by a shut eye's worth.
+    rows = winks.ends[:, None] - np.arange(k)[None, :]
+    lent = data_set.openness[rows + winks.offsets[:, None], winks.eyes[:, None]]
+    other = data_set.openness[rows, 1 - winks.eyes[:, None]]
+    assert (np.abs(lent - other).mean(1) >= dataset_module.WINK_GAP).all()
+
+
+def test_the_sampler_draws_winks_at_their_share_and_nothing_else_without_them(wojtek_cache):
+    folder, track, _ = wojtek_cache
+    data_set = _blinking(TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1)),
+                         slice(100, 106))
+    ends, winks = data_set.sequence_ends(2), data_set.wink_runs(2)
+    plain, without = SequenceSampler(ends, 2, seed=0), SequenceSampler(ends, 2, seed=0, winks=winks, wink_share=0.0)
+    assert all(np.array_equal(plain(4).frames, without(4).frames) for _ in range(5))
+    draw = SequenceSampler(ends, 2, seed=0, winks=winks, wink_share=0.25)(4000)
+    lent = draw.eyes >= 0
+    assert 0.22 < lent.mean() < 0.28 and np.array_equal(lent, draw.donors >= 0)
+    assert set(zip(draw.frames[lent][1::2], draw.donors[lent][1::2])) <= set(zip(winks.ends, winks.ends + winks.offsets))
+    assert (draw.eyes.reshape(-1, 2)[:, 0] == draw.eyes.reshape(-1, 2)[:, 1]).all()  # one eye per run
+
+
+def test_a_lent_eye_is_composed_inside_its_edit_mask_only(wojtek_cache):
+    folder, track, _ = wojtek_cache
+    data_set = _blinking(TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1)),
+                         slice(100, 106))
+    winks = data_set.wink_runs(2)
+    run = int(np.flatnonzero(winks.eyes == 1)[0])  # a run lent the left eye
+    end, donor_end = int(winks.ends[run]), int(winks.ends[run] + winks.offsets[run])
+    draw = Draw(np.array([end - 1, end, 40, 41]), np.array([donor_end - 1, donor_end, -1, -1]), np.array([1, 1, -1, -1]))
+    batch = data_set.draw_batch(draw, torch.device("cpu"))
+    masks = random_edit_masks(batch.sub_regions, 2, torch.Generator().manual_seed(0), batch.wink.eye,
+                              batch.wink.donor.sub_regions)
+    left = select(batch.sub_regions[:2], ["left_eye"]) | select(batch.wink.donor.sub_regions[:2], ["left_eye"])
+    right = select(batch.sub_regions[:2], ["right_eye"])
+    widest = grow_mask(left, round(TRAIN_GROW[1] * left.shape[-1]))
+    assert masks[:2][left].all() and not masks[:2][~widest].any()  # the lent eye, grown by a training margin
+    assert not masks[:2][right].all()  # the other eye stays context
+    composed = batch.with_lent_eyes(masks)
+    inside = masks[:2].expand(-1, 3, -1, -1)
+    assert torch.equal(composed.real[:2][inside], batch.wink.donor.real[:2][inside])
+    assert torch.equal(composed.real[:2][~inside], batch.real[:2][~inside])
+    stack = masks[:2].expand_as(batch.conditioning[:2])
+    assert torch.equal(composed.conditioning[:2][stack], batch.wink.donor.conditioning[:2][stack])
+    assert torch.equal(composed.real[2:], batch.real[2:]) and composed.wink is None  # no donor: unchanged
+
+
+def test_synthetic_winks_train_and_refuse_a_share_out_of_range(wojtek_cache):
+    folder, track, _ = wojtek_cache
+    data_set = _blinking(TrainingSet(folder, track, window=5, validation=validation_split(track.n_frames, 0.1)),
+                         slice(100, 106))
+    trainer = _tiny_trainer(adv_start=1, wink_share=0.5)
+    k = trainer.frames_per_run
+    sampler = SequenceSampler(data_set.sequence_ends(k), k, seed=0, winks=data_set.wink_runs(k), wink_share=0.5)
+    _run_steps(trainer, data_set, sampler, 3)
+    assert trainer.step == 3
+    for share, message in ((1.0, "--synthetic-winks must be in"), (-0.1, "--synthetic-winks must be in")):
+        with pytest.raises(SettingError, match=message):
+            train_preset("tiny", wink_share=share).check(network_for(train_preset("tiny"), 5, N_CHANNELS))
+    with pytest.raises(SettingError, match="needs the context generator"):
+        config = train_preset("tiny", wink_share=0.1, context=False)
+        config.check(network_for(config, 5, N_CHANNELS))
