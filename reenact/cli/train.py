@@ -73,7 +73,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                                "rate linearly to zero, as pix2pix does (default 0: constant)")
     ablation.add_argument("--synthetic-winks", type=float, metavar="SHARE",
                           help="make SHARE of the training runs winks: one eye lent by a run a blink away, so a "
-                               "clip of two-eyed blinks still teaches one eye shut (default 0: none; README, *Synthetic winks*)")
+                               "clip of two-eyed blinks still teaches one eye shut "
+                               "(default 0: none; README, *Synthetic winks*)")
     ablation.add_argument("--float32", action="store_true",
                           help="no bfloat16 autocast, even on a GPU or a CPU with bfloat16 instructions")
     train.set_defaults(run=run)
